@@ -1,0 +1,147 @@
+"""The ``discover`` command line.
+
+Only the standard library is imported at module level: ``discover --help`` must answer
+at once, and litellm, langgraph and matplotlib are loaded by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+DEFAULT_RUNS_DIR = "runs"
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one line, exit status 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="discover",
+        description="Tree-search scientific discovery: search a tree of experiments for an idea.",
+    )
+    parser.add_argument("--runs-dir", default=os.environ.get("DISCOVER_RUNS_DIR", DEFAULT_RUNS_DIR),
+                        help="folder of the run database and run folders (default: ./runs)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="search a tree of experiments for an idea")
+    p.add_argument("idea", help="idea file: Markdown with front matter, or AI-Scientist-v2 JSON")
+    p.add_argument("--budget", type=int, default=20, help="nodes to run (default 20)")
+    p.add_argument("--time", dest="time_limit", help="stop after this long, e.g. 30m, 2h")
+    p.add_argument("--workers", type=int, default=2, help="nodes in flight at once (default 2)")
+    p.add_argument("--policy", default="greedy", help="search policy (default greedy)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
+    p.add_argument("--metric", help="NAME[:maximize|minimize] when the idea file names none")
+    p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+    sub.add_parser("list", help="list the runs in the store")
+
+    p = sub.add_parser("show", help="show a run, or one node of it")
+    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("--node", type=int, help="show this node in full")
+
+    p = sub.add_parser("report", help="write (again) the report of a run")
+    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show, "report": _cmd_report}[args.command]
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"discover: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Our own bad-input errors are one line for the user; anything else is a real bug.
+        from discovery.errors import user_message
+
+        message = user_message(exc)
+        if message is None:
+            raise
+        print(f"discover: error: {message}", file=sys.stderr)
+        return 2
+
+
+def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: ANN202 - a RunStore
+    from runs.store import RunStore
+
+    return RunStore(args.runs_dir, readonly=readonly)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from discovery.api import create_run, run_async
+    from discovery.config import config_from_args
+    from discovery.idea import load_idea
+    from discovery.progress import SilentProgress, TerminalProgress
+
+    config = config_from_args(args)
+    idea = load_idea(args.idea, metric=args.metric)
+    store = _open_store(args)
+    print(f"discover: {config.workers} workers, {config.policy} policy, local workspace; "
+          "no LLM configured, so the built-in offline agent searches the idea's search_space", file=sys.stderr)
+    run = create_run(store, idea, config)
+    print(f"discover: run {run.id} (store {store.db_path})", file=sys.stderr)
+    progress = SilentProgress() if args.quiet else TerminalProgress()
+    result = asyncio.run(run_async(store, run, progress, handle_signals=True))
+    if args.quiet:
+        from discovery.progress import summary_table
+
+        print(summary_table(store, run.id))
+        if result.report:
+            print(f"report: {result.report}")
+    store.close()
+    return 130 if result.stop_reason == "interrupt" else 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from discovery.durations import format_duration
+
+    store = _open_store(args, readonly=True)
+    runs = store.list_runs()
+    if not runs:
+        print("no runs yet")
+        return 0
+    print(f"{'run':<48} {'status':<9} {'nodes':>5} {'best':>12}  {'policy':<7} {'time':>7}  metric")
+    for run in runs:
+        count = sum(store.count_nodes(run.id).values())
+        best = store.get_node(run.id, run.best_node_id).metric if run.best_node_id else None
+        best_text = f"{best:.6g}" if best is not None else "-"
+        lineage = f"  (fork of {run.parent_run_id}#{run.parent_node_id})" if run.parent_run_id else ""
+        print(f"{run.id:<48} {run.status:<9} {count:>5} {best_text:>12}  {run.config.policy:<7} "
+              f"{format_duration(run.elapsed):>7}  {run.idea.metric.name} ({run.idea.metric.direction}){lineage}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from discovery.show import show_node, show_run
+
+    store = _open_store(args, readonly=True)
+    run_id = store.resolve_run(args.run)
+    print(show_node(store, run_id, args.node) if args.node is not None else show_run(store, run_id))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from discovery.report import write_report
+
+    store = _open_store(args, readonly=True)
+    run_id = store.resolve_run(args.run)
+    store.close()
+    print(write_report(args.runs_dir, run_id))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

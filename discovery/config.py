@@ -1,0 +1,41 @@
+"""Build a RunConfig from command-line flags, with one-line errors naming the flag."""
+
+from __future__ import annotations
+
+import argparse
+
+from pydantic import ValidationError
+
+from discovery.durations import DurationError, parse_duration
+from runs.models import RunConfig
+
+# RunConfig field -> the flag a user types
+FLAGS = {
+    "budget": "--budget", "time_limit": "--time", "workers": "--workers", "policy": "--policy",
+    "seed": "--seed", "num_drafts": "--num-drafts", "max_cost": "--max-cost", "model": "--model",
+    "workspace": "--workspace",
+}
+
+
+class ConfigError(ValueError):
+    """A flag or config value is wrong; the message names it."""
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """RunConfig from the ``run`` command's flags."""
+    from search.policy import POLICIES
+
+    fields = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    if "time_limit" in fields:
+        try:
+            fields["time_limit"] = parse_duration(fields["time_limit"])
+        except DurationError as exc:
+            raise ConfigError(f"--time: {exc}") from None
+    if fields.get("policy") not in (None, *POLICIES):
+        raise ConfigError(f"--policy: unknown policy {fields['policy']!r} (choose from {', '.join(POLICIES)})")
+    try:
+        return RunConfig(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "config"
+        raise ConfigError(f"{FLAGS.get(field, field)}: {err['msg']}") from None

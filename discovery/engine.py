@@ -1,0 +1,389 @@
+"""The search engine: the work behind each step of the orchestrator's LangGraph graphs.
+
+One engine drives one run. It keeps K node pipelines (expand -> execute -> evaluate) in
+flight as asyncio tasks, so a slow node never holds the others back, and it is the only
+writer of the run's nodes in the store. Its memory holds ids, statuses and metrics; code
+and output live in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, params_key
+from discovery.evaluate import judge
+from discovery.progress import Progress
+from runs.models import Node, NodeStatus, Run
+from runs.store import RunStore
+from search.policy import Action, Policy
+from search.tree import SearchTree, TreeNode
+from workspace.base import ExecRequest, ExecResult, Workspace
+
+StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
+_POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
+_TAIL = 4000  # characters of stdout/stderr kept in the node row
+
+
+@dataclass
+class NodeWork:
+    """What one in-flight node has produced so far."""
+
+    node: Node
+    proposal: Proposal | None = None
+    result: ExecResult | None = None
+    error: str | None = None
+    exhausted: bool = False
+
+
+@dataclass
+class Engine:
+    """Runtime of one run: store, tree, policy, agent, workspace and the in-flight tasks."""
+
+    store: RunStore
+    run: Run
+    policy: Policy
+    agent: Agent
+    workspace: Workspace
+    progress: Progress
+    tree: SearchTree = field(init=False)
+    nodes: dict[int, Node] = field(default_factory=dict)  # light copies: no code or output
+    tasks: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
+    work: dict[int, NodeWork] = field(default_factory=dict)
+    tried: set[str] = field(default_factory=set)
+    forced: list[int] = field(default_factory=list)  # nodes the user asked to expand next
+    stop_reason: StopReason | None = None
+    paused: bool = False
+    next_id: int = 1
+    started: float = field(default_factory=time.monotonic)
+    prior_elapsed: float = 0.0
+    last_poll: float = 0.0
+    nothing_to_do: bool = False  # the policy had no action at the last launch
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tree = SearchTree(self.run.idea.metric.direction)
+        self.rng = random.Random(self.run.config.seed)
+        self.prior_elapsed = self.run.elapsed
+        for node in self.store.nodes(self.run.id, with_code=False):
+            self._remember(node)
+        self.next_id = max(self.nodes, default=0) + 1
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    @property
+    def idea(self):  # noqa: ANN201 - an Idea; property keeps call sites short
+        return self.run.idea
+
+    @property
+    def config(self):  # noqa: ANN201
+        return self.run.config
+
+    def elapsed(self) -> float:
+        return self.prior_elapsed + time.monotonic() - self.started
+
+    def spent_nodes(self) -> int:
+        """Nodes that count against the budget: every one created, minus cancelled ones."""
+        return sum(1 for n in self.nodes.values() if n.status != NodeStatus.cancelled)
+
+    def _remember(self, node: Node) -> None:
+        light = node.model_copy(update={"code": None, "stdout_tail": "", "stderr_tail": ""})
+        known = node.id in self.nodes
+        self.nodes[node.id] = light
+        if node.params:
+            self.tried.add(params_key(node.params))
+        if known:
+            self.tree.update(node.id, status=node.status.value, metric=node.metric, pruned=node.pruned)
+        else:
+            self.tree.add(TreeNode(
+                id=node.id, parent_id=node.parent_id, operator=node.operator, status=node.status.value,
+                metric=node.metric, depth=node.depth, debug_depth=node.debug_depth, pruned=node.pruned,
+                prior=node.value,
+            ))
+
+    def _save(self, node: Node) -> None:
+        self.store.save_node(node)
+        self._remember(node)
+
+    # -- the outer loop's steps -------------------------------------------------------------
+
+    def launch(self) -> int:
+        """Fill free worker slots with newly selected nodes; return how many started."""
+        self._poll(force=True)
+        started = 0
+        self.nothing_to_do = False
+        while self._may_launch():
+            action = self._next_action()
+            if action is None:
+                self.nothing_to_do = True
+                break
+            node = self._create(action)
+            self.tasks[node.id] = asyncio.get_running_loop().create_task(
+                self.pipeline(node.id), name=f"node-{node.id}"
+            )
+            started += 1
+        return started
+
+    def _may_launch(self) -> bool:
+        if self.stop_reason or self.paused or len(self.tasks) >= self.config.workers:
+            return False
+        if self.spent_nodes() >= self.config.budget:
+            return False
+        if self.config.time_limit and self.elapsed() >= self.config.time_limit:
+            self.request_stop("time")
+            return False
+        if self.config.max_cost is not None and self.run.cost >= self.config.max_cost:
+            self.request_stop("cost")
+            return False
+        return True
+
+    def _next_action(self) -> Action | None:
+        while self.forced:
+            node_id = self.forced.pop(0)
+            target = self.tree.nodes.get(node_id)
+            if target is None or target.in_flight or target.status in ("failed", "cancelled"):
+                continue
+            return Action("debug" if target.status == "buggy" else "improve", node_id)
+        return self.policy.select(self.tree, self.rng)
+
+    def _create(self, action: Action) -> Node:
+        parent = self.nodes.get(action.parent_id) if action.parent_id is not None else None
+        node = Node(
+            run_id=self.run.id,
+            id=self.next_id,
+            parent_id=action.parent_id,
+            depth=0 if parent is None else parent.depth + 1,
+            operator=action.operator,
+            status=NodeStatus.pending,
+            created_at=time.time(),
+            debug_depth=(parent.debug_depth + 1) if (parent and action.operator == "debug") else 0,
+        )
+        self.next_id += 1
+        self._save(node)
+        self.work[node.id] = NodeWork(node=node)
+        return node
+
+    async def wait_any(self) -> list[int]:
+        """Wait until at least one in-flight node is done (or a poll is due); return done ids."""
+        if not self.tasks:
+            return []
+        timeout = _POLL_SECONDS
+        if self.config.time_limit and not self.stop_reason:
+            timeout = max(0.0, min(timeout, self.config.time_limit - self.elapsed()))
+        done, _ = await asyncio.wait(set(self.tasks.values()), timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)
+        self._poll()
+        if self.config.time_limit and not self.stop_reason and self.elapsed() >= self.config.time_limit:
+            self.request_stop("time")
+        return sorted(int(t.get_name().split("-")[1]) for t in done)
+
+    def record(self, node_ids: list[int]) -> None:
+        """Write each finished node's outcome to the store and the tree."""
+        for node_id in node_ids:
+            task = self.tasks.pop(node_id)
+            work = self.work.pop(node_id)
+            if task.cancelled() and work.result is None:
+                work.error = work.error or "cancelled before it ran"
+            elif not task.cancelled() and task.exception() is not None:
+                exc = task.exception()
+                work.error = f"internal error: {type(exc).__name__}: {exc}"
+            self._finish(work, cancelled=task.cancelled())
+
+    def _finish(self, work: NodeWork, *, cancelled: bool) -> None:
+        node = work.node
+        if work.exhausted:
+            self.store.add_event(self.run.id, "exhausted", work.error or "", node.parent_id)
+            self.store.db.execute("delete from nodes where run_id = ? and id = ?", [self.run.id, node.id])
+            self.store.db.conn.commit()
+            self.nodes.pop(node.id, None)
+            self.tree.remove(node.id)
+            if node.parent_id is None:
+                self.tree.drafts_exhausted = True
+            else:
+                self.tree.nodes[node.parent_id].exhausted = True
+            return
+        now = time.time()
+        update: dict[str, Any] = {"finished_at": now}
+        if work.result is not None:
+            verdict = judge(work.result, self.idea.metric)
+            update.update(
+                status=verdict.status, metric=verdict.metric, metrics=work.result.metrics or {},
+                error=verdict.error, exit_code=work.result.exit_code, timed_out=work.result.timed_out,
+                exec_seconds=work.result.duration, stdout_tail=work.result.stdout[-_TAIL:],
+                stderr_tail=work.result.stderr[-_TAIL:],
+            )
+        elif cancelled or self.stop_reason == "interrupt":
+            update.update(status=NodeStatus.cancelled, error=work.error or "cancelled")
+        else:
+            update.update(status=NodeStatus.failed, error=work.error or "the agent produced no code")
+        node = node.model_copy(update=update)
+        self._save(node)
+        self.store.add_event(self.run.id, "node_finished", _summary(node), node.id)
+        self.progress.node_finished(self, node)
+
+    async def drain(self) -> None:
+        """Wait for every in-flight node and record it (used when stopping)."""
+        while self.tasks:
+            self.record(await self.wait_any())
+
+    # -- the per-node pipeline (the inner graph's steps) ------------------------------------
+
+    async def pipeline(self, node_id: int) -> None:
+        from discovery.graph import node_graph
+
+        await node_graph().ainvoke({"node_id": node_id}, {"configurable": {"engine": self}})
+
+    async def expand(self, node_id: int) -> bool:
+        """Ask the agent for the node's plan and code; False when it produced none."""
+        work = self.work[node_id]
+        ctx = self._context(work.node)
+        try:
+            proposal = await self.agent.propose(ctx)
+        except NothingToTry as exc:
+            work.exhausted, work.error = True, str(exc)
+            return False
+        except ExpansionError as exc:
+            work.error = f"expansion failed: {exc}"
+            return False
+        work.proposal = proposal
+        node = work.node.model_copy(update={
+            "plan": proposal.plan, "code": proposal.code, "params": proposal.params,
+            "status": NodeStatus.running, "started_at": time.time(), "attempts": work.node.attempts + 1,
+        })
+        work.node = node
+        self._save(node)
+        self.store.add_event(self.run.id, "node_started", f"{node.operator}: {node.plan}", node.id)
+        self.progress.node_started(self, node)
+        return True
+
+    async def execute(self, node_id: int) -> None:
+        """Run the node's code in the workspace."""
+        work = self.work[node_id]
+        assert work.proposal is not None
+        request = ExecRequest(
+            run_id=self.run.id,
+            node_id=node_id,
+            workdir=self.store.node_dir(self.run.id, node_id).resolve(),
+            code=work.proposal.code,
+            time_limit=self.idea.time_limit,
+            output_cap=self.config.output_cap,
+            data=self.idea.data,
+            threads=max(1, (os.cpu_count() or 1) // self.config.workers),
+            seed=self.config.seed + node_id,
+            network=self.idea.network,
+            image=self.idea.image,
+        )
+        work.result = await self.workspace.execute(request)
+
+    def _context(self, node: Node) -> ExpansionContext:
+        parent = self.store.get_node(self.run.id, node.parent_id) if node.parent_id is not None else None
+        ancestors: list[Node] = []
+        related: list[Node] = []
+        if parent is not None:
+            path = self.tree.path_to(parent.id)
+            ancestors = [self.nodes[i] for i in path[:-1]]
+            for i in path:
+                related.extend(self.nodes[c] for c in self.tree.nodes[i].children if self.nodes[c].status.finished)
+        return ExpansionContext(
+            idea=self.idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
+            tried=self.tried, seed=self.config.seed,
+        )
+
+    # -- steering -----------------------------------------------------------------------------
+
+    def request_stop(self, reason: StopReason) -> None:
+        """Stop launching nodes; on an interrupt also kill the running ones."""
+        if self.stop_reason is None or reason == "interrupt":
+            first = self.stop_reason is None
+            self.stop_reason = reason
+            if first:
+                self.store.add_event(self.run.id, "stopping", reason)
+        if reason in ("interrupt", "time"):
+            for task in self.tasks.values():
+                task.cancel()
+
+    def _poll(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_poll < _POLL_SECONDS:
+            return
+        self.last_poll = now
+        self.store.update_run(self.run.id, heartbeat=time.time(), elapsed=self.elapsed())
+        for cmd in self.store.pending_commands(self.run.id):
+            self._apply(cmd.kind, cmd.node_id)
+            self.store.mark_command_done(cmd.id or 0)
+
+    def _apply(self, kind: str, node_id: int | None) -> None:
+        if kind == "pause":
+            self.paused = True
+        elif kind == "resume":
+            self.paused = False
+        elif kind == "stop":
+            self.request_stop("user")
+        elif kind == "prune" and node_id in self.nodes:
+            self._prune(node_id)
+        elif kind == "expand" and node_id in self.nodes:
+            self.forced.append(node_id)
+        self.store.add_event(self.run.id, "command", f"{kind}" + (f" node {node_id}" if node_id else ""), node_id)
+
+    def _prune(self, node_id: int) -> None:
+        stack = [node_id]
+        pruned = []
+        while stack:
+            i = stack.pop()
+            stack.extend(self.tree.nodes[i].children)
+            if not self.nodes[i].pruned:
+                pruned.append(self.store.get_node(self.run.id, i).model_copy(update={"pruned": True}))
+        self.store.save_nodes(pruned)
+        for node in pruned:
+            self._remember(node)
+
+    def should_continue(self) -> bool:
+        """True while the loop should launch or wait for more nodes."""
+        if self.tasks:
+            return True
+        if self.stop_reason:
+            return False
+        if self.paused:
+            return True
+        if self.spent_nodes() >= self.config.budget:
+            self.stop_reason = "budget"
+            return False
+        if self.nothing_to_do and not self.forced:
+            self.stop_reason = "exhausted"
+            return False
+        return True
+
+    async def finish(self) -> None:
+        """Mark the run ended, write its report and show the summary."""
+        from discovery.report import write_report
+
+        status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
+        self.run = self.run.model_copy(update={
+            "status": status, "finished_at": time.time(), "best_node_id": self.tree.best_id,
+            "elapsed": self.elapsed(),
+        })
+        self.store.update_run(self.run.id, status=status, finished_at=self.run.finished_at,
+                              best_node_id=self.tree.best_id, elapsed=self.run.elapsed, pid=None)
+        self.store.add_event(self.run.id, "run_finished", f"{status} ({self.stop_reason or 'done'})")
+        report = None
+        try:
+            report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
+        except Exception as exc:  # a failed report must not lose the finished run
+            self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
+            self.progress.message(f"report failed: {type(exc).__name__}: {exc}")
+        self.progress.finished(self, report)
+
+    async def idle(self) -> None:
+        """Sleep briefly while paused with nothing in flight, still polling commands."""
+        await asyncio.sleep(_POLL_SECONDS)
+        self._poll()
+
+
+def _summary(node: Node) -> str:
+    if node.status == NodeStatus.good:
+        return f"{node.operator} -> {node.metric:.6g}"
+    return f"{node.operator} -> {node.status.value}: {(node.error or '').splitlines()[0][:200] if node.error else ''}"

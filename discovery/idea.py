@@ -1,0 +1,207 @@
+"""Parse an idea: Markdown with a YAML front-matter block, or AI-Scientist-v2's idea JSON.
+
+Every problem becomes an ``IdeaError`` whose one-line message names the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from agents.params import ParamError, check_search_space
+from discovery.durations import DurationError, parse_duration
+from runs.models import Idea, MetricSpec
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+_DIRECTIONS = {"maximize": "maximize", "max": "maximize", "minimize": "minimize", "min": "minimize"}
+_KNOWN_FIELDS = {
+    "title", "hypothesis", "experiments", "metric", "direction", "baseline", "search_space", "data",
+    "time_limit", "gpus_per_node", "network", "image", "holdout",
+}
+
+
+class IdeaError(ValueError):
+    """The idea file is missing or malformed; the message is one line for the user."""
+
+
+def load_idea(path: str | Path, *, metric: str | None = None) -> Idea:
+    """Read and validate the idea at ``path``.
+
+    ``metric`` (``NAME`` or ``NAME:maximize``) fills in the metric when the file has none,
+    as AI-Scientist-v2's JSON does not.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise IdeaError(f"{path}: no such idea file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IdeaError(f"{path}: cannot read the idea file ({exc})") from None
+    if path.suffix.lower() == ".json":
+        fields = _fields_from_json(path, text)
+    else:
+        fields = _fields_from_markdown(path, text)
+    if metric and "metric" not in fields:
+        name, _, direction = metric.partition(":")
+        fields["metric"] = {"name": name, "direction": direction or "maximize"}
+    return _build(path, fields)
+
+
+def _fields_from_markdown(path: Path, text: str) -> dict[str, Any]:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        raise IdeaError(f"{path}: no front-matter block (a '---' line, YAML fields, a closing '---')")
+    try:
+        front = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark else ""
+        raise IdeaError(f"{path}: front matter is not valid YAML{where}") from None
+    if not isinstance(front, dict):
+        raise IdeaError(f"{path}: front matter must be a mapping of fields")
+    unknown = sorted(set(front) - _KNOWN_FIELDS)
+    if unknown:
+        raise IdeaError(f"{path}: unknown front-matter field {unknown[0]!r} (known: {', '.join(sorted(_KNOWN_FIELDS))})")
+    body = text[match.end():].strip()
+    sections = _sections(body)
+    fields = dict(front)
+    fields.setdefault("title", _first_heading(body))
+    fields.setdefault("hypothesis", sections.get("hypothesis", ""))
+    fields.setdefault("experiments", sections.get("experiments", ""))
+    fields["body"] = body
+    return fields
+
+
+def _fields_from_json(path: Path, text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise IdeaError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if isinstance(data, list):
+        if len(data) != 1:
+            raise IdeaError(f"{path}: holds {len(data)} ideas; keep the one to run in its own file")
+        data = data[0]
+    if not isinstance(data, dict):
+        raise IdeaError(f"{path}: expected an idea object")
+    lower = {str(k).lower(): v for k, v in data.items()}
+    experiments = lower.get("experiments", "")
+    if isinstance(experiments, list):
+        experiments = "\n".join(f"- {e}" for e in experiments)
+    parts = [f"# {lower.get('title', '')}"]
+    for key in ("short hypothesis", "abstract", "experiments", "risk factors and limitations", "related work"):
+        value = lower.get(key)
+        if value:
+            value = experiments if key == "experiments" else value
+            parts.append(f"## {key.title()}\n\n{value}")
+    fields: dict[str, Any] = {
+        "title": lower.get("title") or lower.get("name") or "",
+        "hypothesis": lower.get("short hypothesis", ""),
+        "experiments": experiments,
+        "body": "\n\n".join(parts),
+    }
+    for key in _KNOWN_FIELDS - {"title", "hypothesis", "experiments"}:
+        if key in lower:
+            fields[key] = lower[key]
+    return fields
+
+
+def _build(path: Path, fields: dict[str, Any]) -> Idea:
+    base = path.parent
+    if not fields.get("title"):
+        raise IdeaError(f"{path}: title: missing (a 'title' field or a '# Heading')")
+    fields["metric"] = _metric(path, fields.get("metric"), fields.pop("direction", None))
+    for key in ("time_limit",):
+        if key in fields:
+            try:
+                fields[key] = parse_duration(fields[key])
+            except DurationError as exc:
+                raise IdeaError(f"{path}: {key}: {exc}") from None
+    if fields.get("baseline"):
+        fields["baseline_path"], fields["baseline"] = _read_script(path, base, "baseline", fields["baseline"])
+    if fields.get("holdout"):
+        _, fields["holdout"] = _read_script(path, base, "holdout", fields["holdout"])
+    data = fields.get("data") or []
+    if isinstance(data, str):
+        data = [data]
+    if not isinstance(data, list):
+        raise IdeaError(f"{path}: data: expected a list of paths")
+    resolved = []
+    for entry in data:
+        p = (base / str(entry)).resolve()
+        if not p.exists():
+            raise IdeaError(f"{path}: data: {entry} does not exist")
+        resolved.append(str(p))
+    fields["data"] = resolved
+    fields["source"] = str(path)
+    try:
+        idea = Idea.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "idea"
+        raise IdeaError(f"{path}: {where}: {err['msg']}") from None
+    if idea.search_space:
+        if not idea.baseline:
+            raise IdeaError(f"{path}: search_space: needs a baseline script whose constants it names")
+        try:
+            check_search_space(idea.baseline, list(idea.search_space))
+        except ParamError as exc:
+            raise IdeaError(f"{path}: {exc}") from None
+    return idea
+
+
+def _metric(path: Path, metric: Any, direction: Any) -> MetricSpec:
+    if metric is None:
+        raise IdeaError(f"{path}: metric: missing (e.g. 'metric: val_accuracy' and 'direction: maximize')")
+    if isinstance(metric, str):
+        metric = {"name": metric}
+    if not isinstance(metric, dict):
+        raise IdeaError(f"{path}: metric: expected a name or {{name, direction}}")
+    metric = dict(metric)
+    if direction is not None:
+        metric.setdefault("direction", direction)
+    raw = str(metric.get("direction", "maximize")).strip().lower()
+    if raw not in _DIRECTIONS:
+        raise IdeaError(f"{path}: metric direction: {metric.get('direction')!r} is not 'maximize' or 'minimize'")
+    metric["direction"] = _DIRECTIONS[raw]
+    try:
+        return MetricSpec.model_validate(metric)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise IdeaError(f"{path}: metric.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def _read_script(path: Path, base: Path, field: str, value: Any) -> tuple[str, str]:
+    script = (base / str(value)).resolve()
+    if not script.is_file():
+        raise IdeaError(f"{path}: {field}: {value} is not a file")
+    try:
+        return str(script), script.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IdeaError(f"{path}: {field}: cannot read {value} ({exc})") from None
+
+
+def _first_heading(body: str) -> str:
+    for line in body.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return ""
+
+
+def _sections(body: str) -> dict[str, str]:
+    """Map lower-cased ``## Heading`` names to their text."""
+    out: dict[str, str] = {}
+    current: str | None = None
+    lines: list[str] = []
+    for line in body.splitlines() + ["## "]:
+        if line.startswith("## "):
+            if current is not None:
+                out[current] = "\n".join(lines).strip()
+            current, lines = line[3:].strip().lower(), []
+        elif current is not None:
+            lines.append(line)
+    return out

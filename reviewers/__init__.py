@@ -1,0 +1,1 @@
+"""Reviewers: judge executed nodes and write-ups (LLM panels, offline checklists)."""

@@ -1,0 +1,1 @@
+"""Search policies: pure functions of a tree snapshot that choose the next expansion."""

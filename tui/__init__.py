@@ -1,0 +1,1 @@
+"""The Textual TUI: watch and steer a run by reading and writing the run store."""

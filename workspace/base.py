@@ -1,0 +1,152 @@
+"""What every execution backend takes and returns.
+
+A workspace runs one node's code in its own folder and reports what happened. It knows
+nothing about LLMs, policies or the store.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Protocol
+
+from pydantic import BaseModel, Field
+
+SCRIPT_NAME = "experiment.py"
+METRICS_FILE = "metrics.json"
+_OWN_FILES = {SCRIPT_NAME, METRICS_FILE, "stdout.txt", "stderr.txt"}
+MAX_ARTIFACTS = 200
+
+
+class ExecRequest(BaseModel):
+    """One execution: the code, the folder it runs in, and its limits."""
+
+    run_id: str
+    node_id: int
+    workdir: Path
+    code: str
+    time_limit: float = Field(gt=0)
+    output_cap: int = 1_000_000  # bytes kept of each stream
+    data: list[str] = Field(default_factory=list)  # host paths, exposed read-only under data/
+    gpus: list[str] = Field(default_factory=list)  # device ids this node may use
+    threads: int = 1  # CPU threads the node should use (OMP/MKL/OpenBLAS)
+    seed: int = 0
+    network: bool = False
+    image: str | None = None
+    memory_limit: str | None = None
+    extra_env: dict[str, str] = Field(default_factory=dict)  # never secrets: set by the framework only
+
+
+class ExecResult(BaseModel):
+    """What happened when the code ran."""
+
+    exit_code: int | None
+    timed_out: bool = False
+    oom_killed: bool = False
+    cancelled: bool = False
+    duration: float  # seconds the node's own process ran
+    stdout: str = ""
+    stderr: str = ""
+    stdout_bytes: int = 0
+    stderr_bytes: int = 0
+    metrics: dict[str, Any] | None = None
+    metrics_error: str | None = None
+    artifacts: list[str] = Field(default_factory=list)
+    overhead: float = 0.0  # seconds the backend spent around the process
+
+
+class Workspace(Protocol):
+    """An execution backend (local process, Docker container, Ray task)."""
+
+    name: str
+
+    async def execute(self, request: ExecRequest) -> ExecResult:
+        """Run ``request.code`` and return its result; kill it on cancellation."""
+        ...
+
+    async def close(self) -> None:
+        """Release pooled resources."""
+        ...
+
+
+class CappedBuffer:
+    """Keeps the first and last ``cap // 2`` bytes of a stream and counts the rest."""
+
+    def __init__(self, cap: int) -> None:
+        self.half = max(1, cap // 2)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk:
+            self.tail += chunk
+            if len(self.tail) > self.half:
+                del self.tail[: len(self.tail) - self.half]
+
+    def text(self) -> str:
+        cut = self.total - len(self.head) - len(self.tail)
+        head = self.head.decode(errors="replace")
+        tail = self.tail.decode(errors="replace")
+        if cut > 0:
+            return f"{head}\n[... {cut} bytes cut by discover ...]\n{tail}"
+        return head + tail
+
+
+def read_metrics(workdir: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse ``metrics.json`` in ``workdir``: (metrics, None) or (None, why not)."""
+    path = workdir / METRICS_FILE
+    if not path.is_file():
+        return None, f"no {METRICS_FILE} written"
+    if path.stat().st_size > 1_000_000:
+        return None, f"{METRICS_FILE} is larger than 1 MB"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"{METRICS_FILE} is not valid JSON ({exc})"
+    if not isinstance(data, dict):
+        return None, f"{METRICS_FILE} must hold a JSON object"
+    # NaN and infinities are kept as strings so that the store's JSON stays valid.
+    clean = {str(k): (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
+    return clean, None
+
+
+def list_artifacts(workdir: Path) -> list[str]:
+    """Files the experiment left in its folder, relative paths, at most MAX_ARTIFACTS."""
+    out: list[str] = []
+    for path in sorted(workdir.rglob("*")):
+        if len(out) >= MAX_ARTIFACTS:
+            break
+        rel = path.relative_to(workdir)
+        if rel.parts[0] in ("data", "tmp") or str(rel) in _OWN_FILES or not path.is_file() or path.is_symlink():
+            continue
+        out.append(str(rel))
+    return out
+
+
+def prepare_workdir(request: ExecRequest) -> None:
+    """Create the node folder, write the script and link the data read-only by path."""
+    request.workdir.mkdir(parents=True, exist_ok=True)
+    (request.workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+    stale = request.workdir / METRICS_FILE
+    if stale.exists():
+        stale.unlink()
+    (request.workdir / "tmp").mkdir(exist_ok=True)
+    if request.data:
+        data_dir = request.workdir / "data"
+        data_dir.mkdir(exist_ok=True)
+        for source in request.data:
+            link = data_dir / Path(source).name
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(source)
+
+
+def write_outputs(workdir: Path, stdout: str, stderr: str) -> None:
+    (workdir / "stdout.txt").write_text(stdout, encoding="utf-8")
+    (workdir / "stderr.txt").write_text(stderr, encoding="utf-8")
