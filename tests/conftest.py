@@ -1,0 +1,30 @@
+"""Shared fixtures. litellm must never reach for the network in tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path) -> Path:
+    """A fresh runs folder for one test."""
+    return tmp_path / "runs"
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """(runs folder, run id) of a small finished offline run of the MLP example, shared by tests
+    that only read it. Do not modify it: copy the folder first."""
+    from discovery.api import run
+
+    root = tmp_path_factory.mktemp("finished") / "runs"
+    result = run(EXAMPLES / "mlp_spirals" / "idea.md", runs_dir=root, budget=10, workers=2, seed=1)
+    return root, result.run_id
