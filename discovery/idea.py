@@ -143,7 +143,7 @@ def _build(path: Path, fields: dict[str, Any]) -> Idea:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "idea"
-        raise IdeaError(f"{path}: {where}: {err['msg']}") from None
+        raise IdeaError(f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}") from None
     if idea.search_space:
         if not idea.baseline:
             raise IdeaError(f"{path}: search_space: needs a baseline script whose constants it names")

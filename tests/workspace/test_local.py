@@ -1,0 +1,112 @@
+"""The local workspace with real subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from workspace.base import CappedBuffer, ExecRequest
+from workspace.local import LocalWorkspace
+
+
+def request(tmp_path: Path, code: str, **kw) -> ExecRequest:
+    return ExecRequest(run_id="r", node_id=1, workdir=tmp_path / "node", code=code,
+                       time_limit=kw.pop("time_limit", 20), **kw)
+
+
+async def test_success_writes_metrics_and_artifacts(tmp_path: Path) -> None:
+    code = ("import json, os\nprint('hello')\nopen('plot.png','wb').write(b'x')\n"
+            "json.dump({'acc': 0.9, 'bad': float('nan')}, open('metrics.json','w'))\n")
+    result = await LocalWorkspace().execute(request(tmp_path, code))
+    assert result.exit_code == 0 and not result.timed_out
+    assert result.metrics == {"acc": 0.9, "bad": "nan"}
+    assert result.stdout == "hello\n"
+    assert result.artifacts == ["plot.png"]
+    assert (tmp_path / "node" / "stdout.txt").read_text() == "hello\n"
+    assert (tmp_path / "node" / "experiment.py").read_text() == code
+
+
+async def test_crash_keeps_stderr(tmp_path: Path) -> None:
+    result = await LocalWorkspace().execute(request(tmp_path, "raise ValueError('boom')\n"))
+    assert result.exit_code == 1
+    assert "ValueError: boom" in result.stderr
+    assert result.metrics is None and result.metrics_error == "no metrics.json written"
+
+
+async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
+        "print('started', flush=True)\ntime.sleep(60)\n"
+    )
+    t0 = time.monotonic()
+    result = await LocalWorkspace().execute(request(tmp_path, code, time_limit=1.0))
+    assert result.timed_out
+    assert time.monotonic() - t0 < 10
+    assert "started" in result.stdout and "time limit" in result.stderr
+    child = int(marker.read_text())
+    await asyncio.sleep(0.2)
+    assert not alive(child)
+
+
+def alive(pid: int) -> bool:
+    """True when the process exists and is not a zombie waiting for init to reap it."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def test_huge_output_is_capped(tmp_path: Path) -> None:
+    code = "import sys\nfor i in range(200000): sys.stdout.write('x' * 99 + '\\n')\nprint('END')\n"
+    result = await LocalWorkspace().execute(request(tmp_path, code, output_cap=10_000))
+    assert result.stdout_bytes > 19_000_000
+    assert len(result.stdout) < 11_000
+    assert "bytes cut by discover" in result.stdout
+    assert result.stdout.rstrip().endswith("END")
+
+
+async def test_secrets_are_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-123")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "secret-456")
+    monkeypatch.setenv("DISCOVER_MODEL", "gpt-x")
+    code = "import os\nprint(sorted(os.environ.items()))\n"
+    result = await LocalWorkspace().execute(request(tmp_path, code, gpus=[]))
+    assert "sk-secret-123" not in result.stdout and "secret-456" not in result.stdout
+    assert "gpt-x" not in result.stdout and "API_KEY" not in result.stdout
+    assert "'CUDA_VISIBLE_DEVICES', ''" in result.stdout
+    assert f"'HOME', '{tmp_path / 'node'}'" in result.stdout
+
+
+async def test_cancel_kills_and_returns_partial_output(tmp_path: Path) -> None:
+    ws = LocalWorkspace()
+    code = "import time\nprint('working', flush=True)\ntime.sleep(60)\n"
+    task = asyncio.create_task(ws.execute(request(tmp_path, code)))
+    await asyncio.sleep(0.8)
+    task.cancel()
+    result = await asyncio.wait_for(task, 10)
+    assert result.cancelled and "working" in result.stdout
+    assert ws._live == set()
+
+
+async def test_data_is_linked(tmp_path: Path) -> None:
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,2\n")
+    code = "print(open('data/table.csv').read())\n"
+    result = await LocalWorkspace().execute(request(tmp_path, code, data=[str(data)]))
+    assert "1,2" in result.stdout
+
+
+def test_capped_buffer_keeps_head_and_tail() -> None:
+    buf = CappedBuffer(10)
+    for chunk in (b"abc", b"defgh", b"ijklmnop"):
+        buf.feed(chunk)
+    assert buf.total == 16
+    assert buf.text().startswith("abcde") and buf.text().endswith("lmnop")
+    assert "6 bytes cut" in buf.text()
