@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import threading
 import time
@@ -19,7 +18,9 @@ from typing import Any
 
 from discovery.config import ConfigError
 from discovery.progress import Progress, SilentProgress
+from runs.lock import RunLock, RunLocked
 from runs.models import Idea, Run, RunConfig
+from runs.resume import requeue_unfinished
 from runs.store import RunStore
 
 
@@ -35,21 +36,9 @@ class RunResult:
     stop_reason: str | None = None
 
 
-def new_run_id(store: RunStore, idea: Idea) -> str:
-    """``YYYYMMDD-HHMMSS-slug``: sorts by time, says what it was about."""
-    words = re.findall(r"[a-z0-9]+", idea.title.lower())
-    slug = "-".join(words[:4])[:40] or "run"
-    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}"
-    taken = {r["id"] for r in store.db.query("select id from runs where id like ?", [base + "%"])}
-    run_id, n = base, 2
-    while run_id in taken:
-        run_id, n = f"{base}-{n}", n + 1
-    return run_id
-
-
 def create_run(store: RunStore, idea: Idea, config: RunConfig, **extra: Any) -> Run:
     """Insert a new run for ``idea`` and return it."""
-    run = Run(id=new_run_id(store, idea), idea=idea, config=config, created_at=time.time(),
+    run = Run(id=store.new_run_id(idea.title), idea=idea, config=config, created_at=time.time(),
               agent=agent_name(config), workspace=config.workspace, pid=os.getpid(), **extra)
     store.create_run(run)
     store.add_event(run.id, "run_started", f"{config.policy} policy, {run.agent} agent, {config.workers} workers")
@@ -76,9 +65,51 @@ def make_workspace(config: RunConfig) -> Any:
     raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from local)")
 
 
+def acquire_lock(store: RunStore, run_id: str) -> RunLock:
+    """Hold the run for this process, or raise ConfigError saying who holds it."""
+    lock = RunLock(store.run_dir(run_id))
+    try:
+        lock.acquire()
+    except RunLocked as exc:
+        raise ConfigError(f"run {run_id}: {exc}; stop it first or fork it") from None
+    return lock
+
+
+def prepare_resume(store: RunStore, run_id: str, **updates: Any) -> tuple[Run, RunLock]:
+    """Lock a stopped or crashed run, requeue its unfinished nodes, apply config updates."""
+    from pydantic import ValidationError
+
+    lock = acquire_lock(store, run_id)
+    try:
+        run = store.get_run(run_id)
+        try:
+            config = RunConfig.model_validate({**run.config.model_dump(), **updates})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+        requeued = requeue_unfinished(store, run_id)
+        store.update_run(run_id, status="running", config=config, pid=os.getpid(), finished_at=None)
+        store.add_event(run_id, "run_resumed", f"{len(requeued)} unfinished nodes requeued")
+        return store.get_run(run_id), lock
+    except BaseException:
+        lock.release()
+        raise
+
+
 async def run_async(store: RunStore, run: Run, progress: Progress | None = None, *,
-                    handle_signals: bool = False) -> RunResult:
-    """Search ``run`` until its budget, time or search space is spent, then write the report."""
+                    handle_signals: bool = False, lock: RunLock | None = None) -> RunResult:
+    """Search ``run`` until its budget, time or search space is spent, then write the report.
+
+    Holds the run's lock while it searches (``lock``, when the caller took it already).
+    """
+    lock = lock or acquire_lock(store, run.id)
+    try:
+        return await _search(store, run, progress, handle_signals)
+    finally:
+        lock.release()
+
+
+async def _search(store: RunStore, run: Run, progress: Progress | None, handle_signals: bool) -> RunResult:
     from discovery.engine import Engine
     from discovery.graph import run_loop
     from search.policy import make_policy

@@ -38,6 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
+    p = sub.add_parser("resume", help="continue a stopped or crashed run")
+    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("--budget", type=int, help="new total node budget (raise it to search further)")
+    p.add_argument("--time", dest="time_limit", help="new limit on the run's total search time")
+    p.add_argument("--workers", type=int, help="nodes in flight at once")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+    p = sub.add_parser("fork", help="start a new run from a node of an old one (the old run is untouched)")
+    p.add_argument("run", help="run id or a unique part of it")
+    p.add_argument("--node", type=int, required=True, help="the node to fork from")
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument("--subtree", action="store_const", const="subtree", dest="scope",
+                       help="copy the node's whole subtree, not only the path to it")
+    scope.add_argument("--all", action="store_const", const="all", dest="scope", help="copy the whole tree")
+    p.add_argument("--policy", help="search policy of the new run")
+    p.add_argument("--budget", type=int, help="new nodes the fork may add (default: the old run's budget)")
+    p.add_argument("--time", dest="time_limit", help="limit on the new run's search time")
+    p.add_argument("--workers", type=int, help="nodes in flight at once")
+    p.add_argument("--idea", help="a revised idea file for the new run")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
     sub.add_parser("list", help="list the runs in the store")
 
     p = sub.add_parser("show", help="show a run, or one node of it")
@@ -55,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show, "report": _cmd_report}[args.command]
+    handler = {
+        "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
+        "report": _cmd_report,
+    }[args.command]
     try:
         return handler(args)
     except UsageError as exc:
@@ -79,25 +103,59 @@ def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: A
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from discovery.api import create_run, run_async
+    from discovery.api import create_run
     from discovery.config import config_from_args
     from discovery.idea import load_idea
-    from discovery.progress import SilentProgress, TerminalProgress
 
     config = config_from_args(args)
     idea = load_idea(args.idea, metric=args.metric)
     store = _open_store(args)
-    print(f"discover: {config.workers} workers, {config.policy} policy, local workspace; "
-          "no LLM configured, so the built-in offline agent searches the idea's search_space", file=sys.stderr)
     run = create_run(store, idea, config)
-    print(f"discover: run {run.id} (store {store.db_path})", file=sys.stderr)
-    progress = SilentProgress() if args.quiet else TerminalProgress()
-    result = asyncio.run(run_async(store, run, progress, handle_signals=True))
-    if args.quiet:
-        from discovery.progress import summary_table
+    return _search(args, store, run)
 
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from discovery.api import prepare_resume
+    from discovery.config import updates_from_args
+
+    store = _open_store(args)
+    run_id = store.resolve_run(args.run)
+    run, lock = prepare_resume(store, run_id, **updates_from_args(args))
+    return _search(args, store, run, lock)
+
+
+def _cmd_fork(args: argparse.Namespace) -> int:
+    from discovery.api import prepare_resume
+    from discovery.config import updates_from_args
+    from discovery.idea import load_idea
+    from runs.fork import fork_run
+
+    store = _open_store(args)
+    run_id = store.resolve_run(args.run)
+    updates = updates_from_args(args)
+    budget = updates.pop("budget", None)
+    idea = load_idea(args.idea) if args.idea else None
+    new_id = fork_run(store, run_id, args.node, args.scope or "path", config=updates, idea=idea, budget=budget)
+    print(f"discover: forked {run_id} at node {args.node} into {new_id}", file=sys.stderr)
+    run, lock = prepare_resume(store, new_id)
+    return _search(args, store, run, lock)
+
+
+def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: ANN001 - store, Run, RunLock
+    """Search ``run`` in the foreground with the terminal display; the exit status to return."""
+    import asyncio
+
+    from discovery.api import run_async
+    from discovery.progress import SilentProgress, TerminalProgress, summary_table
+
+    config = run.config
+    agent = ("no LLM configured, so the built-in offline agent searches the idea's search_space"
+             if run.agent == "offline" else f"agent {run.agent}")
+    print(f"discover: run {run.id}: {config.workers} workers, {config.policy} policy, {run.workspace} workspace; "
+          f"{agent}", file=sys.stderr)
+    progress = SilentProgress() if args.quiet else TerminalProgress()
+    result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock))
+    if args.quiet:
         print(summary_table(store, run.id))
         if result.report:
             print(f"report: {result.report}")
@@ -107,6 +165,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from discovery.durations import format_duration
+    from runs.lock import is_locked
 
     store = _open_store(args, readonly=True)
     runs = store.list_runs()
@@ -119,7 +178,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         best = store.get_node(run.id, run.best_node_id).metric if run.best_node_id else None
         best_text = f"{best:.6g}" if best is not None else "-"
         lineage = f"  (fork of {run.parent_run_id}#{run.parent_node_id})" if run.parent_run_id else ""
-        print(f"{run.id:<48} {run.status:<9} {count:>5} {best_text:>12}  {run.config.policy:<7} "
+        # A run marked running whose lock nobody holds lost its process: say so.
+        status = "crashed" if run.status == "running" and not is_locked(store.run_dir(run.id)) else run.status
+        print(f"{run.id:<48} {status:<9} {count:>5} {best_text:>12}  {run.config.policy:<7} "
               f"{format_duration(run.elapsed):>7}  {run.idea.metric.name} ({run.idea.metric.direction}){lineage}")
     return 0
 

@@ -39,3 +39,25 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "config"
         raise ConfigError(f"{FLAGS.get(field, field)}: {err['msg']}") from None
+
+
+def updates_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """RunConfig fields given on a resume or fork command line (validated later, with the run)."""
+    keys = ("budget", "time_limit", "workers", "policy")
+    updates = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    if "time_limit" in updates:
+        try:
+            updates["time_limit"] = parse_duration(updates["time_limit"])
+        except DurationError as exc:
+            raise ConfigError(f"--time: {exc}") from None
+    if "policy" in updates:
+        from search.policy import POLICIES
+
+        if updates["policy"] not in POLICIES:
+            raise ConfigError(f"--policy: unknown policy {updates['policy']!r} (choose from {', '.join(POLICIES)})")
+    for key, value in updates.items():
+        try:
+            RunConfig(**{key: value})
+        except ValidationError as exc:
+            raise ConfigError(f"{FLAGS.get(key, key)}: {exc.errors()[0]['msg']}") from None
+    return updates

@@ -63,6 +63,7 @@ class Engine:
     prior_elapsed: float = 0.0
     last_poll: float = 0.0
     nothing_to_do: bool = False  # the policy had no action at the last launch
+    requeued: list[int] = field(default_factory=list)  # unfinished nodes of a resumed run, run first
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +73,7 @@ class Engine:
         for node in self.store.nodes(self.run.id, with_code=False):
             self._remember(node)
         self.next_id = max(self.nodes, default=0) + 1
+        self.requeued = [i for i, n in self.nodes.items() if n.status == NodeStatus.pending]
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -116,17 +118,31 @@ class Engine:
         self._poll(force=True)
         started = 0
         self.nothing_to_do = False
+        # Nodes requeued by a resume were counted against the budget already: they go first.
+        while self.requeued and not (self.stop_reason or self.paused) and len(self.tasks) < self.config.workers:
+            self._start(self._requeued_work(self.requeued.pop(0)))
+            started += 1
         while self._may_launch():
             action = self._next_action()
             if action is None:
                 self.nothing_to_do = True
                 break
-            node = self._create(action)
-            self.tasks[node.id] = asyncio.get_running_loop().create_task(
-                self.pipeline(node.id), name=f"node-{node.id}"
-            )
+            self._start(NodeWork(node=self._create(action)))
             started += 1
         return started
+
+    def _start(self, work: NodeWork) -> None:
+        node_id = work.node.id
+        self.work[node_id] = work
+        self.tasks[node_id] = asyncio.get_running_loop().create_task(self.pipeline(node_id), name=f"node-{node_id}")
+
+    def _requeued_work(self, node_id: int) -> NodeWork:
+        node = self.store.get_node(self.run.id, node_id)
+        work = NodeWork(node=node)
+        if node.code:
+            # It was expanded before the stop: run the same code again, do not ask the agent.
+            work.proposal = Proposal(plan=node.plan or "(resumed)", code=node.code, params=node.params)
+        return work
 
     def _may_launch(self) -> bool:
         if self.stop_reason or self.paused or len(self.tasks) >= self.config.workers:
@@ -164,7 +180,6 @@ class Engine:
         )
         self.next_id += 1
         self._save(node)
-        self.work[node.id] = NodeWork(node=node)
         return node
 
     async def wait_any(self) -> list[int]:
@@ -196,7 +211,8 @@ class Engine:
     def _finish(self, work: NodeWork, *, cancelled: bool) -> None:
         node = work.node
         if work.exhausted:
-            self.store.add_event(self.run.id, "exhausted", work.error or "", node.parent_id)
+            # The selected node never ran: drop it, and say so (its id stays unused).
+            self.store.add_event(self.run.id, "exhausted", f"node {node.id} dropped: {work.error}", node.parent_id)
             self.store.db.execute("delete from nodes where run_id = ? and id = ?", [self.run.id, node.id])
             self.store.db.conn.commit()
             self.nodes.pop(node.id, None)
@@ -240,16 +256,17 @@ class Engine:
     async def expand(self, node_id: int) -> bool:
         """Ask the agent for the node's plan and code; False when it produced none."""
         work = self.work[node_id]
-        ctx = self._context(work.node)
-        try:
-            proposal = await self.agent.propose(ctx)
-        except NothingToTry as exc:
-            work.exhausted, work.error = True, str(exc)
-            return False
-        except ExpansionError as exc:
-            work.error = f"expansion failed: {exc}"
-            return False
-        work.proposal = proposal
+        proposal = work.proposal
+        if proposal is None:
+            try:
+                proposal = await self.agent.propose(self._context(work.node))
+            except NothingToTry as exc:
+                work.exhausted, work.error = True, str(exc)
+                return False
+            except ExpansionError as exc:
+                work.error = f"expansion failed: {exc}"
+                return False
+            work.proposal = proposal
         node = work.node.model_copy(update={
             "plan": proposal.plan, "code": proposal.code, "params": proposal.params,
             "status": NodeStatus.running, "started_at": time.time(), "attempts": work.node.attempts + 1,
@@ -343,7 +360,7 @@ class Engine:
 
     def should_continue(self) -> bool:
         """True while the loop should launch or wait for more nodes."""
-        if self.tasks:
+        if self.tasks or (self.requeued and not self.stop_reason):
             return True
         if self.stop_reason:
             return False

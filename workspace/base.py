@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 SCRIPT_NAME = "experiment.py"
 METRICS_FILE = "metrics.json"
-_OWN_FILES = {SCRIPT_NAME, METRICS_FILE, "stdout.txt", "stderr.txt"}
+_OWN_FILES = {SCRIPT_NAME, METRICS_FILE, "stdout.txt", "stderr.txt", "pid"}
 MAX_ARTIFACTS = 200
 
 

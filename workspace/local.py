@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 from workspace.base import (
     SCRIPT_NAME,
@@ -83,7 +84,11 @@ class LocalWorkspace:
         started = time.perf_counter()
         self._live.add(proc.pid)
         timed_out = cancelled = False
-        readers = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err))
+        (request.workdir / "pid").write_text(str(proc.pid))
+        readers = asyncio.gather(
+            _pump(proc.stdout, out, request.workdir / "stdout.txt"),
+            _pump(proc.stderr, err, request.workdir / "stderr.txt"),
+        )
         try:
             await asyncio.wait_for(proc.wait(), timeout=request.time_limit)
         except asyncio.TimeoutError:
@@ -126,11 +131,18 @@ class LocalWorkspace:
         return None
 
 
-async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer) -> None:
+async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: Path) -> None:
+    """Read a stream into ``sink``; its head also goes to ``live`` as it comes, so that the
+    output of a node survives a crash of the orchestrator (the file is rewritten at the end)."""
     if stream is None:
         return
-    while chunk := await stream.read(65536):
-        sink.feed(chunk)
+    with open(live, "wb") as f:
+        while chunk := await stream.read(65536):
+            sink.feed(chunk)
+            room = sink.half - f.tell()
+            if room > 0:
+                f.write(chunk[:room])
+                f.flush()
 
 
 def _signal_group(pid: int, sig: int) -> None:

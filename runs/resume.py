@@ -1,0 +1,72 @@
+"""Put a stopped or crashed run back into a state the orchestrator can continue from."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from runs.models import NodeStatus
+from runs.store import RunStore
+
+# Nodes that had not completed when the run stopped: they run again on resume.
+UNFINISHED = (NodeStatus.pending, NodeStatus.running, NodeStatus.cancelled)
+_TAIL = 4000
+
+
+def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
+    """Turn every unfinished node back into a pending one, keeping its code and plan.
+
+    What an interrupted execution left behind (its partial output) is kept as a failed
+    attempt in the ``attempts`` table. Leftover processes of a crashed orchestrator are
+    killed first, so two copies of a node never run at once. Returns the requeued ids.
+    """
+    unfinished = [n for n in store.nodes(run_id) if n.status in UNFINISHED]
+    now = time.time()
+    attempts = []
+    requeued = []
+    for node in unfinished:
+        folder = store.node_dir(run_id, node.id)
+        _kill_leftover(folder)
+        if node.status != NodeStatus.pending or node.attempts:
+            attempts.append({
+                "run_id": run_id, "node_id": node.id, "attempt": max(1, node.attempts),
+                "status": "cancelled" if node.status == NodeStatus.cancelled else "interrupted",
+                "error": node.error or "the orchestrator stopped while this node ran",
+                "stdout_tail": node.stdout_tail or _tail(folder / "stdout.txt"),
+                "stderr_tail": node.stderr_tail or _tail(folder / "stderr.txt"),
+                "exec_seconds": node.exec_seconds, "started_at": node.started_at, "finished_at": now,
+            })
+        requeued.append(node.model_copy(update={
+            "status": NodeStatus.pending, "metric": None, "metrics": {}, "error": None, "exit_code": None,
+            "timed_out": False, "exec_seconds": None, "stdout_tail": "", "stderr_tail": "",
+            "finished_at": None,
+        }))
+    # Attempts first: a crash between the two writes leaves the nodes unfinished, and the
+    # next resume writes the same attempt rows again (same keys), so nothing is lost or doubled.
+    store.save_attempts(attempts)
+    store.save_nodes(requeued)
+    return [n.id for n in requeued]
+
+
+def _tail(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-_TAIL:].decode(errors="replace")
+
+
+def _kill_leftover(folder: Path) -> None:
+    """Kill the process group recorded in the node folder if it still runs this node's script."""
+    try:
+        pid = int((folder / "pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return
+    if b"experiment.py" in cmdline:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass

@@ -1,0 +1,292 @@
+"""The run store: one SQLite database (WAL) holding every run, node, event and command.
+
+It is the single source of truth. The orchestrator is its only writer of nodes; the TUI and
+reports open their own connection and read, which WAL lets them do while a run writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from runs.models import Command, Event, Idea, Node, NodeStatus, Run, RunConfig
+
+DB_NAME = "discover.db"
+
+_NODE_JSON = ("params", "metrics")
+_RUN_JSON = ("idea", "config")
+
+
+class StoreError(Exception):
+    """The store cannot be opened or a reference does not name one run."""
+
+
+class RunStore:
+    """Typed access to the run database under ``root`` (usually ``./runs``)."""
+
+    def __init__(self, root: str | Path, *, readonly: bool = False) -> None:
+        self.root = Path(root)
+        self.db_path = self.root / DB_NAME
+        if readonly:
+            if not self.db_path.exists():
+                raise StoreError(f"{self.db_path}: no run database here")
+        else:
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"{self.root}: cannot create the runs folder ({exc.strerror})") from exc
+            if not os.access(self.root, os.W_OK):
+                raise StoreError(f"{self.root}: the runs folder is not writable")
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None if readonly else "")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            if not readonly:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.db_path}: cannot open the run database ({exc})") from exc
+        self.db = sqlite_utils.Database(conn)
+        if not readonly:
+            self._ensure_schema()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- schema -------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        tables = set(self.db.table_names())
+        if "runs" not in tables:
+            self.db["runs"].create(
+                {
+                    "id": str, "idea": str, "config": str, "status": str, "created_at": float,
+                    "finished_at": float, "best_node_id": int, "parent_run_id": str,
+                    "parent_node_id": int, "agent": str, "workspace": str, "pid": int,
+                    "heartbeat": float, "elapsed": float, "cost": float,
+                },
+                pk="id",
+                not_null={"idea", "config", "status", "created_at"},
+            )
+        if "nodes" not in tables:
+            self.db["nodes"].create(
+                {
+                    "run_id": str, "id": int, "parent_id": int, "depth": int, "operator": str,
+                    "status": str, "plan": str, "code": str, "params": str, "metric": float,
+                    "metrics": str, "error": str, "exit_code": int, "timed_out": int,
+                    "exec_seconds": float, "stdout_tail": str, "stderr_tail": str,
+                    "created_at": float, "started_at": float, "finished_at": float,
+                    "debug_depth": int, "value": float, "pruned": int, "attempts": int,
+                },
+                pk=("run_id", "id"),
+                foreign_keys=[("run_id", "runs", "id")],
+            )
+            self.db["nodes"].create_index(["run_id", "status"])
+        if "attempts" not in tables:
+            self.db["attempts"].create(
+                {
+                    "run_id": str, "node_id": int, "attempt": int, "status": str, "error": str,
+                    "stdout_tail": str, "stderr_tail": str, "exec_seconds": float, "started_at": float,
+                    "finished_at": float,
+                },
+                pk=("run_id", "node_id", "attempt"),
+            )
+        if "events" not in tables:
+            self.db["events"].create(
+                {"id": int, "run_id": str, "ts": float, "kind": str, "node_id": int, "message": str},
+                pk="id",
+            )
+            self.db["events"].create_index(["run_id", "id"])
+        if "commands" not in tables:
+            self.db["commands"].create(
+                {"id": int, "run_id": str, "kind": str, "node_id": int, "created_at": float, "done_at": float},
+                pk="id",
+            )
+            self.db["commands"].create_index(["run_id", "done_at"])
+
+    # -- folders ------------------------------------------------------------------------
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / run_id
+
+    def node_dir(self, run_id: str, node_id: int) -> Path:
+        return self.root / run_id / "nodes" / f"{node_id:05d}"
+
+    # -- runs ---------------------------------------------------------------------------
+
+    def create_run(self, run: Run) -> None:
+        """Insert a new run; its id must be unused."""
+        with self.db.conn:
+            self.db["runs"].insert(_run_row(run))
+
+    def new_run_id(self, title: str) -> str:
+        """An unused id ``YYYYMMDD-HHMMSS-slug``: sorts by time and says what the run is about."""
+        words = re.findall(r"[a-z0-9]+", title.lower())
+        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{'-'.join(words[:4])[:40] or 'run'}"
+        taken = {r["id"] for r in self.db.query("select id from runs where id like ?", [base + "%"])}
+        run_id, n = base, 2
+        while run_id in taken:
+            run_id, n = f"{base}-{n}", n + 1
+        return run_id
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set some columns of a run (``idea`` and ``config`` as models or dicts)."""
+        row = {}
+        for key, value in fields.items():
+            if key in _RUN_JSON:
+                value = value.model_dump_json() if hasattr(value, "model_dump_json") else json.dumps(value)
+            row[key] = value
+        with self.db.conn:
+            self.db["runs"].update(run_id, row)
+
+    def get_run(self, run_id: str) -> Run:
+        try:
+            row = self.db["runs"].get(run_id)
+        except sqlite_utils.db.NotFoundError:
+            raise StoreError(f"run {run_id!r} not found in {self.db_path}") from None
+        return _run_from_row(row)
+
+    def list_runs(self) -> list[Run]:
+        """Every run, oldest first."""
+        if "runs" not in self.db.table_names():
+            return []
+        return [_run_from_row(r) for r in self.db["runs"].rows_where(order_by="created_at")]
+
+    def resolve_run(self, ref: str | None) -> str:
+        """Turn ``None``/``latest``, a full id or a unique prefix/suffix into a run id."""
+        runs = [r["id"] for r in self.db.query("select id from runs order by created_at")] if (
+            "runs" in self.db.table_names()
+        ) else []
+        if not runs:
+            raise StoreError(f"{self.db_path}: no runs yet")
+        if ref in (None, "", "latest"):
+            return runs[-1]
+        if ref in runs:
+            return ref
+        matches = [r for r in runs if r.startswith(ref) or r.endswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StoreError(f"run {ref!r}: no such run (see `discover list`)")
+        raise StoreError(f"run {ref!r}: ambiguous, matches {', '.join(matches[:5])}")
+
+    # -- nodes --------------------------------------------------------------------------
+
+    def next_node_id(self, run_id: str) -> int:
+        row = self.db.execute("select max(id) from nodes where run_id = ?", [run_id]).fetchone()
+        return (row[0] or 0) + 1
+
+    def save_node(self, node: Node) -> None:
+        """Insert or replace a node, committed before this returns."""
+        with self.db.conn:
+            self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+
+    def save_nodes(self, nodes: Iterable[Node]) -> None:
+        """Insert or replace many nodes in one transaction."""
+        with self.db.conn:
+            self.db["nodes"].upsert_all((_node_row(n) for n in nodes), pk=("run_id", "id"), batch_size=500)
+
+    def get_node(self, run_id: str, node_id: int) -> Node:
+        try:
+            row = self.db["nodes"].get((run_id, node_id))
+        except sqlite_utils.db.NotFoundError:
+            raise StoreError(f"run {run_id}: no node {node_id}") from None
+        return _node_from_row(row)
+
+    def nodes(self, run_id: str, *, with_code: bool = True) -> list[Node]:
+        """All nodes of a run in id order; ``with_code=False`` skips the bulky columns."""
+        if with_code:
+            sql = "select * from nodes where run_id = ? order by id"
+        else:
+            cols = [c for c in self.db["nodes"].columns_dict if c not in ("code", "stdout_tail", "stderr_tail")]
+            sql = f"select {', '.join(cols)} from nodes where run_id = ? order by id"
+        cursor = self.db.execute(sql, [run_id])
+        names = [d[0] for d in cursor.description]
+        return [_node_from_row(dict(zip(names, r))) for r in cursor]
+
+    def count_nodes(self, run_id: str) -> dict[str, int]:
+        """Node counts by status."""
+        rows = self.db.execute("select status, count(*) from nodes where run_id = ? group by status", [run_id])
+        return {status: n for status, n in rows}
+
+    def save_attempts(self, attempts: list[dict[str, Any]]) -> None:
+        """Record earlier, incomplete executions of nodes (idempotent per node and attempt)."""
+        with self.db.conn:
+            self.db["attempts"].upsert_all(attempts, pk=("run_id", "node_id", "attempt"))
+
+    def attempts(self, run_id: str, node_id: int) -> list[dict[str, Any]]:
+        """Earlier executions of a node that did not complete (crashes, interrupts)."""
+        return list(self.db["attempts"].rows_where("run_id = ? and node_id = ?", [run_id, node_id],
+                                                   order_by="attempt"))
+
+    # -- events and commands --------------------------------------------------------------
+
+    def add_event(self, run_id: str, kind: str, message: str = "", node_id: int | None = None) -> None:
+        event = Event(run_id=run_id, ts=time.time(), kind=kind, node_id=node_id, message=message)
+        with self.db.conn:
+            self.db["events"].insert(event.model_dump())
+
+    def events(self, run_id: str, *, after_id: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
+        rows = self.db.execute(
+            "select * from events where run_id = ? and id > ? order by id limit ?", [run_id, after_id, limit]
+        )
+        names = [d[0] for d in rows.description]
+        out = []
+        for r in rows:
+            d = dict(zip(names, r))
+            out.append((d.pop("id"), Event.model_validate(d)))
+        return out
+
+    def add_command(self, run_id: str, kind: str, node_id: int | None = None) -> int:
+        cmd = Command(run_id=run_id, kind=kind, node_id=node_id, created_at=time.time())
+        with self.db.conn:
+            return self.db["commands"].insert(cmd.model_dump(exclude={"id"})).last_pk
+
+    def pending_commands(self, run_id: str) -> list[Command]:
+        rows = self.db["commands"].rows_where("run_id = ? and done_at is null", [run_id], order_by="id")
+        return [Command.model_validate(r) for r in rows]
+
+    def mark_command_done(self, command_id: int) -> None:
+        with self.db.conn:
+            self.db["commands"].update(command_id, {"done_at": time.time()})
+
+
+def _run_row(run: Run) -> dict[str, Any]:
+    row = run.model_dump(exclude={"idea", "config"})
+    row["idea"] = run.idea.model_dump_json()
+    row["config"] = run.config.model_dump_json()
+    return row
+
+
+def _run_from_row(row: dict[str, Any]) -> Run:
+    data = dict(row)
+    data["idea"] = Idea.model_validate_json(data["idea"])
+    data["config"] = RunConfig.model_validate_json(data["config"])
+    return Run.model_validate({k: v for k, v in data.items() if v is not None})
+
+
+def _node_row(node: Node) -> dict[str, Any]:
+    row = node.model_dump(mode="json")
+    for key in _NODE_JSON:
+        row[key] = json.dumps(row[key])
+    row["timed_out"] = int(node.timed_out)
+    row["pruned"] = int(node.pruned)
+    return row
+
+
+def _node_from_row(row: dict[str, Any]) -> Node:
+    data = {k: v for k, v in row.items() if v is not None}
+    for key in _NODE_JSON:
+        if key in data:
+            data[key] = json.loads(data[key])
+    data["status"] = NodeStatus(data["status"])
+    data["timed_out"] = bool(data.get("timed_out", 0))
+    data["pruned"] = bool(data.get("pruned", 0))
+    return Node.model_validate(data)

@@ -1,0 +1,210 @@
+"""Resume after SIGKILL at random moments, and fork from any node, against real processes and files."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from runs.fork import fork_run
+from runs.lock import RunLock, RunLocked, is_locked
+from runs.models import NodeStatus
+from runs.store import RunStore, StoreError
+from tests.conftest import EXAMPLES, ROOT
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+def jitter_idea(tmp_path: Path) -> Path:
+    """Nodes that take 0-1 s, so kills land in executions as often as in store writes."""
+    (tmp_path / "baseline.py").write_text(
+        "import json, time\nA = 1\nB = 1\ntime.sleep(0.2 * ((A * 7 + B * 3) % 6))\n"
+        "json.dump({'score': -(A - 6) ** 2 - (B - 4) ** 2}, open('metrics.json', 'w'))\n")
+    idea = tmp_path / "idea.md"
+    idea.write_text("---\ntitle: Jitter\nmetric: score\nbaseline: baseline.py\n"
+                    "search_space: {A: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], B: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}\n"
+                    "time_limit: 30\n---\n# Jitter\n")
+    return idea
+
+
+READER = textwrap.dedent("""
+    import sqlite3, sys, time, json
+    db, out, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    import os
+    problems, reads = [], 0
+    while not os.path.exists(stop):
+        if not os.path.exists(db):
+            time.sleep(0.05)
+            continue
+        try:
+            conn = sqlite3.connect(db, timeout=0.2)
+            for status, metric, code, metrics in conn.execute(
+                    "select status, metric, code, metrics from nodes"):
+                if status == "good" and (metric is None or json.loads(metrics) == {}):
+                    problems.append(f"half-written good node: {metric} {metrics}")
+                if status == "running" and not code:
+                    problems.append("running node without code")
+            reads += 1
+            conn.close()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                problems.append(f"{exc}")
+        time.sleep(0.02)
+    open(out, "w").write(json.dumps({"problems": problems, "reads": reads}))
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
+    idea = jitter_idea(tmp_path)
+    runs = tmp_path / "runs"
+    db = runs / "discover.db"
+    budget = 24
+    rng = random.Random(7)
+    stop_flag, reader_out = tmp_path / "stop", tmp_path / "reader.json"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(reader_out), str(stop_flag)])
+    cmd = [sys.executable, "-m", "discovery.cli", "run", str(idea), "--budget", str(budget), "--workers", "2",
+           "--quiet"]
+    kills = 0
+    while True:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if kills < 4:
+            time.sleep(rng.uniform(2.5, 5.0))  # python start-up takes ~2 s; then up to 3 s into the search
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                store = RunStore(runs, readonly=True)
+                run_id = store.resolve_run(None)
+                # What a crash leaves behind (or, killed while writing the report, a finished run).
+                assert store.get_run(run_id).status in ("running", "finished")
+                assert not is_locked(store.run_dir(run_id))  # ...but no stuck lock
+                store.close()
+                cmd = [sys.executable, "-m", "discovery.cli", "resume", run_id, "--quiet"]
+                continue
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        break
+    stop_flag.write_text("")
+    reader.wait(timeout=30)
+    import json
+
+    seen = json.loads(reader_out.read_text())
+    assert seen["problems"] == [] and seen["reads"] > 50
+    assert kills >= 2
+
+    store = RunStore(runs, readonly=True)
+    run_id = store.resolve_run(None)
+    run = store.get_run(run_id)
+    nodes = store.nodes(run_id)
+    assert run.status == "finished"
+    # Nothing lost, nothing doubled: the only unused ids are selections the agent had nothing for.
+    dropped = [e for _, e in store.events(run_id) if e.kind == "exhausted"]
+    ids = [n.id for n in nodes]
+    assert len(ids) == len(set(ids)) and max(ids) == len(ids) + len(dropped)
+    assert not [n for n in nodes if n.status in (NodeStatus.pending, NodeStatus.running)]
+    assert sum(1 for n in nodes if n.status != NodeStatus.cancelled) == budget  # budget accounted once
+    good = [n for n in nodes if n.status == NodeStatus.good]
+    assert run.best_node_id == max(good, key=lambda n: n.metric).id
+    for n in good:  # every completed node's record matches what its process wrote
+        assert json.loads((store.node_dir(run_id, n.id) / "metrics.json").read_text())["score"] == n.metric
+    interrupted = store.db.execute("select count(*) from attempts where run_id = ?", [run_id]).fetchone()[0]
+    assert interrupted >= 1
+    assert (store.run_dir(run_id) / "report" / "report.md").exists()
+    kinds = [e.kind for _, e in store.events(run_id)]
+    assert kinds.count("run_resumed") == kills
+
+
+def test_second_resume_is_refused_while_running(tmp_path: Path) -> None:
+    lock = RunLock(tmp_path / "run")
+    lock.acquire()
+    assert is_locked(tmp_path / "run")
+    code = ("import sys; from runs.lock import RunLock, RunLocked\n"
+            f"try:\n    RunLock({str(tmp_path / 'run')!r}).acquire()\nexcept RunLocked as e:\n    print(e)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, cwd=ROOT)
+    assert f"already running in process {os.getpid()}" in done.stdout
+    lock.release()
+    assert not is_locked(tmp_path / "run")
+
+
+@pytest.fixture
+def source_run(finished_run: tuple[Path, str], tmp_path: Path) -> tuple[RunStore, str]:
+    import shutil
+
+    root, run_id = finished_run
+    copy = tmp_path / "runs"
+    shutil.copytree(root, copy)
+    return RunStore(copy), run_id
+
+
+def test_fork_scopes_and_lineage(source_run: tuple[RunStore, str]) -> None:
+    store, run_id = source_run
+    before = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    nodes = {n.id: n for n in store.nodes(run_id)}
+    leaf = max(nodes.values(), key=lambda n: n.depth)
+    path = []
+    i = leaf.id
+    while i is not None:
+        path.append(i)
+        i = nodes[i].parent_id
+    fork_path = fork_run(store, run_id, leaf.id, "path", budget=5, config={"policy": "greedy"})
+    assert sorted(n.id for n in store.nodes(fork_path)) == sorted(path)
+    parent_of_leaf = nodes[leaf.id].parent_id
+    fork_sub = fork_run(store, run_id, parent_of_leaf, "subtree")
+    sub_ids = {n.id for n in store.nodes(fork_sub)}
+    assert leaf.id in sub_ids and set(path[1:]) <= sub_ids
+    fork_all = fork_run(store, run_id, leaf.id, "all")
+    assert len(store.nodes(fork_all)) == len(nodes)
+    forked = store.get_run(fork_path)
+    assert forked.parent_run_id == run_id and forked.parent_node_id == leaf.id
+    assert forked.config.budget == len(path) + 5 and forked.status == "stopped"
+    copied = store.get_node(fork_path, leaf.id)
+    assert copied.code == nodes[leaf.id].code and copied.metric == nodes[leaf.id].metric
+    assert (store.node_dir(fork_path, leaf.id) / "experiment.py").read_text() == nodes[leaf.id].code
+    # A fork of a fork works, and the parent run is untouched by all of it.
+    fork2 = fork_run(store, fork_path, leaf.id, "path", budget=2)
+    assert store.get_run(fork2).parent_run_id == fork_path
+    after = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    assert before == after
+    with pytest.raises(StoreError, match="no node 999"):
+        fork_run(store, run_id, 999)
+
+
+@pytest.mark.slow
+def test_fork_then_search_from_cli(source_run: tuple[RunStore, str], tmp_path: Path) -> None:
+    store, run_id = source_run
+    best = store.get_run(run_id).best_node_id
+    done = subprocess.run(
+        [sys.executable, "-m", "discovery.cli", "--runs-dir", str(store.root), "fork", run_id, "--node", str(best),
+         "--budget", "3", "--workers", "1", "--quiet"], capture_output=True, text=True, env=ENV, cwd=tmp_path,
+        timeout=120)
+    assert done.returncode == 0, done.stderr
+    new_id = store.resolve_run(None)
+    new = store.get_run(new_id)
+    assert new.status == "finished" and new.parent_run_id == run_id
+    nodes = store.nodes(new_id)
+    fresh = [n for n in nodes if n.created_at > new.created_at]
+    assert len(fresh) == 3 and all(n.status.finished for n in nodes)
+    listing = subprocess.run([sys.executable, "-m", "discovery.cli", "--runs-dir", str(store.root), "list"],
+                             capture_output=True, text=True, env=ENV, cwd=tmp_path)
+    assert f"(fork of {run_id}#{best})" in listing.stdout
+
+
+def test_resume_of_a_running_run_is_refused_by_the_cli(source_run: tuple[RunStore, str], tmp_path: Path) -> None:
+    store, run_id = source_run
+    with RunLock(store.run_dir(run_id)):
+        done = subprocess.run(
+            [sys.executable, "-m", "discovery.cli", "--runs-dir", str(store.root), "resume", run_id],
+            capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert f"run {run_id}: it is already running in process {os.getpid()}" in done.stderr
+    with sqlite3.connect(store.db_path) as conn:
+        assert conn.execute("select status from runs where id = ?", [run_id]).fetchone()[0] == "finished"
