@@ -22,7 +22,7 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
     attempt in the ``attempts`` table. Leftover processes of a crashed orchestrator are
     killed first, so two copies of a node never run at once. Returns the requeued ids.
     """
-    unfinished = [n for n in store.nodes(run_id) if n.status in UNFINISHED]
+    unfinished = store.nodes(run_id, statuses=UNFINISHED)
     now = time.time()
     attempts = []
     requeued = []

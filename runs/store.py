@@ -200,14 +200,17 @@ class RunStore:
             raise StoreError(f"run {run_id}: no node {node_id}") from None
         return _node_from_row(row)
 
-    def nodes(self, run_id: str, *, with_code: bool = True) -> list[Node]:
-        """All nodes of a run in id order; ``with_code=False`` skips the bulky columns."""
-        if with_code:
-            sql = "select * from nodes where run_id = ? order by id"
-        else:
-            cols = [c for c in self.db["nodes"].columns_dict if c not in ("code", "stdout_tail", "stderr_tail")]
-            sql = f"select {', '.join(cols)} from nodes where run_id = ? order by id"
-        cursor = self.db.execute(sql, [run_id])
+    def nodes(self, run_id: str, *, with_code: bool = True, statuses: Iterable[NodeStatus] | None = None) -> list[Node]:
+        """Nodes of a run in id order (only those in ``statuses`` when given);
+        ``with_code=False`` skips the bulky columns."""
+        cols = "*" if with_code else ", ".join(
+            c for c in self.db["nodes"].columns_dict if c not in ("code", "stdout_tail", "stderr_tail"))
+        where, params = "run_id = ?", [run_id]
+        if statuses is not None:
+            wanted = [s.value for s in statuses]
+            where += f" and status in ({', '.join('?' * len(wanted))})"
+            params += wanted
+        cursor = self.db.execute(f"select {cols} from nodes where {where} order by id", params)
         names = [d[0] for d in cursor.description]
         return [_node_from_row(dict(zip(names, r))) for r in cursor]
 
