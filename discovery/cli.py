@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
     p.add_argument("--metric", help="NAME[:maximize|minimize] when the idea file names none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    p.add_argument("--final-seeds", type=int, default=0,
+                   help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
+    p.add_argument("--final-top-k", type=int, default=3, help="how many top nodes --final-seeds re-runs")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
     p = sub.add_parser("resume", help="continue a stopped or crashed run")

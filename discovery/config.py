@@ -13,7 +13,7 @@ from runs.models import RunConfig
 FLAGS = {
     "budget": "--budget", "time_limit": "--time", "workers": "--workers", "policy": "--policy",
     "seed": "--seed", "num_drafts": "--num-drafts", "max_cost": "--max-cost", "model": "--model",
-    "workspace": "--workspace",
+    "workspace": "--workspace", "final_seeds": "--final-seeds", "final_top_k": "--final-top-k",
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, params_key
 from discovery.evaluate import judge
 from discovery.progress import Progress
-from runs.models import Node, NodeStatus, Run
+from runs.models import Idea, Node, NodeStatus, Run
 from runs.store import RunStore
 from search.policy import Action, Policy
 from search.tree import SearchTree, TreeNode
@@ -64,6 +64,8 @@ class Engine:
     last_poll: float = 0.0
     nothing_to_do: bool = False  # the policy had no action at the last launch
     requeued: list[int] = field(default_factory=list)  # unfinished nodes of a resumed run, run first
+    final_task: asyncio.Task[Any] | None = None
+    agent_idea: Idea = field(init=False)
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +76,8 @@ class Engine:
             self._remember(node)
         self.next_id = max(self.nodes, default=0) + 1
         self.requeued = [i for i, n in self.nodes.items() if n.status == NodeStatus.pending]
+        # What the agents read: the held-out script is kept from them.
+        self.agent_idea = self.run.idea.model_copy(update={"holdout": None})
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -306,7 +310,7 @@ class Engine:
             for i in path:
                 related.extend(self.nodes[c] for c in self.tree.nodes[i].children if self.nodes[c].status.finished)
         return ExpansionContext(
-            idea=self.idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
+            idea=self.agent_idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
             tried=self.tried, seed=self.config.seed,
         )
 
@@ -322,6 +326,8 @@ class Engine:
         if reason in ("interrupt", "time"):
             for task in self.tasks.values():
                 task.cancel()
+            if reason == "interrupt" and self.final_task is not None:
+                self.final_task.cancel()
 
     def _poll(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -379,12 +385,20 @@ class Engine:
         from discovery.report import write_report
 
         status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
+        best = self.tree.best_id
+        if self.stop_reason in ("budget", "exhausted") and (self.config.final_seeds or self.idea.holdout):
+            from discovery.final import final_selection
+
+            self.final_task = asyncio.get_running_loop().create_task(final_selection(self))
+            try:
+                best = await self.final_task
+            except asyncio.CancelledError:
+                self.store.add_event(self.run.id, "final_selection", "interrupted: the search's best node stands")
         self.run = self.run.model_copy(update={
-            "status": status, "finished_at": time.time(), "best_node_id": self.tree.best_id,
-            "elapsed": self.elapsed(),
+            "status": status, "finished_at": time.time(), "best_node_id": best, "elapsed": self.elapsed(),
         })
         self.store.update_run(self.run.id, status=status, finished_at=self.run.finished_at,
-                              best_node_id=self.tree.best_id, elapsed=self.run.elapsed, pid=None)
+                              best_node_id=best, elapsed=self.run.elapsed, pid=None)
         self.store.add_event(self.run.id, "run_finished", f"{status} ({self.stop_reason or 'done'})")
         report = None
         try:

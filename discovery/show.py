@@ -22,7 +22,9 @@ def show_run(store: RunStore, run_id: str) -> str:
     ]
     if run.parent_run_id:
         lines.append(f"  forked from {run.parent_run_id} node {run.parent_node_id}")
-    lines += ["", summary_table(store, run_id), "", "tree:"]
+    lines += ["", summary_table(store, run_id)]
+    lines += _final_lines(store, run_id, {n.id: n for n in nodes})
+    lines += ["", "tree:"]
     children: dict[int | None, list[int]] = {}
     by_id = {n.id: n for n in nodes}
     for n in nodes:
@@ -63,3 +65,21 @@ def show_node(store: RunStore, run_id: str, node_id: int) -> str:
     if n.stderr_tail:
         lines += ["", "stderr (tail):", n.stderr_tail.rstrip()]
     return "\n".join(lines)
+
+
+def _final_lines(store: RunStore, run_id: str, nodes: dict) -> list[str]:  # noqa: ANN001 - {id: Node}
+    """Seed re-runs and the held-out result, when the run made them."""
+    from discovery.final import summarise
+
+    evaluations = store.evaluations(run_id)
+    if not evaluations:
+        return []
+    lines = ["", "final selection:"]
+    for s in sorted(summarise(evaluations, nodes), key=lambda s: s.node_id):
+        lines.append(f"  node {s.node_id}: mean {s.mean:.6g} +/- {s.std:.3g} over {s.n} runs")
+    for e in evaluations:
+        if e.kind == "holdout":
+            val = nodes[e.node_id].metric
+            gap = f", validation - held-out gap {val - e.metric:.4g}" if (val is not None and e.metric is not None) else ""
+            lines.append(f"  held-out on node {e.node_id}: {e.metric if e.metric is not None else e.error}{gap}")
+    return lines

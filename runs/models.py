@@ -112,6 +112,8 @@ class RunConfig(BaseModel):
     api_base: str | None = None
     workspace: str = "local"
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
+    final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
+    final_top_k: int = Field(default=3, ge=1)
     num_drafts: int = Field(default=3, ge=1)
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
@@ -151,6 +153,21 @@ class Node(BaseModel):
         if v is not None and not math.isfinite(v):
             raise ValueError("metric must be finite")
         return v
+
+
+class Evaluation(BaseModel):
+    """An extra execution of a finished node: a re-run with another seed, or the held-out script."""
+
+    run_id: str
+    node_id: int
+    kind: Literal["seed", "holdout"]
+    seed: int = 0
+    status: NodeStatus
+    metric: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    exec_seconds: float | None = None
+    created_at: float = 0.0
 
 
 RunStatus = Literal["running", "finished", "stopped", "crashed"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from runs.models import Command, Event, Idea, Node, NodeStatus, Run, RunConfig
+from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Run, RunConfig
 
 DB_NAME = "discover.db"
 
@@ -97,6 +97,14 @@ class RunStore:
                     "finished_at": float,
                 },
                 pk=("run_id", "node_id", "attempt"),
+            )
+        if "evaluations" not in tables:
+            self.db["evaluations"].create(
+                {
+                    "run_id": str, "node_id": int, "kind": str, "seed": int, "status": str, "metric": float,
+                    "metrics": str, "error": str, "exec_seconds": float, "created_at": float,
+                },
+                pk=("run_id", "node_id", "kind", "seed"),
             )
         if "events" not in tables:
             self.db["events"].create(
@@ -228,6 +236,19 @@ class RunStore:
         """Earlier executions of a node that did not complete (crashes, interrupts)."""
         return list(self.db["attempts"].rows_where("run_id = ? and node_id = ?", [run_id, node_id],
                                                    order_by="attempt"))
+
+    def save_evaluation(self, evaluation: Evaluation) -> None:
+        row = evaluation.model_dump(mode="json")
+        row["metrics"] = json.dumps(row["metrics"])
+        with self.db.conn:
+            self.db["evaluations"].upsert(row, pk=("run_id", "node_id", "kind", "seed"))
+
+    def evaluations(self, run_id: str) -> list[Evaluation]:
+        """Seed re-runs and held-out evaluations of a run's nodes."""
+        if "evaluations" not in self.db.table_names():
+            return []
+        rows = self.db["evaluations"].rows_where("run_id = ?", [run_id], order_by="node_id, kind, seed")
+        return [Evaluation.model_validate({**r, "metrics": json.loads(r["metrics"] or "{}")}) for r in rows]
 
     # -- events and commands --------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""Final selection: seed re-runs pick the best mean, the held-out script runs on the chosen node."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from discovery.api import run
+from discovery.engine import Engine
+from discovery.final import summarise
+from runs.models import Evaluation, Node, NodeStatus
+from runs.store import RunStore
+
+BASELINE = """import json, random
+X = 0
+SEED = 0
+random.seed(SEED)
+# X = 3 is the true optimum; noise makes single runs lucky or unlucky.
+score = -abs(X - 3) + random.uniform(-0.5, 0.5)
+json.dump({"score": score}, open("metrics.json", "w"))
+json.dump({"X": X}, open("model.json", "w"))
+"""
+HOLDOUT = """import json
+model = json.load(open("model.json"))
+json.dump({"score": -abs(model["X"] - 3) - 0.25}, open("metrics.json", "w"))
+"""
+
+
+@pytest.fixture
+def noisy_idea(tmp_path: Path) -> Path:
+    (tmp_path / "baseline.py").write_text(BASELINE)
+    (tmp_path / "holdout.py").write_text(HOLDOUT)
+    idea = tmp_path / "idea.md"
+    idea.write_text("---\ntitle: Noisy\nmetric: score\nbaseline: baseline.py\nholdout: holdout.py\n"
+                    "search_space: {X: [0, 1, 2, 3, 4, 5, 6]}\ntime_limit: 20\n---\n# Noisy\n")
+    return idea
+
+
+@pytest.mark.slow
+def test_seeds_and_holdout(noisy_idea: Path, tmp_path: Path) -> None:
+    result = run(noisy_idea, runs_dir=tmp_path / "runs", budget=8, workers=2, final_seeds=3, final_top_k=2)
+    store = RunStore(tmp_path / "runs", readonly=True)
+    evaluations = store.evaluations(result.run_id)
+    seeds = [e for e in evaluations if e.kind == "seed"]
+    holdout = [e for e in evaluations if e.kind == "holdout"]
+    assert len(seeds) == 6 and len({e.node_id for e in seeds}) == 2
+    assert all(e.status == NodeStatus.good for e in seeds)
+    assert len({e.metric for e in seeds}) > 1  # the seeds really changed the runs
+    nodes = {n.id: n for n in store.nodes(result.run_id)}
+    summaries = summarise(evaluations, nodes)
+    chosen = max(summaries, key=lambda s: s.mean)
+    assert result.best_node_id == chosen.node_id and chosen.n == 4
+    assert len(holdout) == 1 and holdout[0].node_id == chosen.node_id
+    assert holdout[0].metric == -abs(nodes[chosen.node_id].params["X"] - 3) - 0.25
+    seed_dir = store.node_dir(result.run_id, seeds[0].node_id) / "seeds" / str(seeds[0].seed)
+    assert f"SEED = {seeds[0].seed}" in (seed_dir / "experiment.py").read_text()
+
+
+def test_agents_never_see_the_holdout(noisy_idea: Path, tmp_path: Path) -> None:
+    from agents.offline import OfflineAgent
+    from discovery.api import create_run
+    from discovery.idea import load_idea
+    from discovery.progress import SilentProgress
+    from runs.models import RunConfig
+    from search.greedy import GreedyPolicy
+    from workspace.local import LocalWorkspace
+
+    store = RunStore(tmp_path / "runs")
+    the_run = create_run(store, load_idea(noisy_idea), RunConfig(budget=1))
+    engine = Engine(store=store, run=the_run, policy=GreedyPolicy(), agent=OfflineAgent(),
+                    workspace=LocalWorkspace(), progress=SilentProgress())
+    assert the_run.idea.holdout and engine._context(Node(run_id=the_run.id, id=1)).idea.holdout is None
+
+
+def test_summarise_counts_the_original_run() -> None:
+    nodes = {1: Node(run_id="r", id=1, metric=1.0, status=NodeStatus.good)}
+    evals = [Evaluation(run_id="r", node_id=1, kind="seed", seed=s, status=NodeStatus.good, metric=m)
+             for s, m in ((1, 2.0), (2, 3.0))]
+    evals.append(Evaluation(run_id="r", node_id=1, kind="seed", seed=3, status=NodeStatus.buggy))
+    (summary,) = summarise(evals, nodes)
+    assert summary.mean == 2.0 and summary.n == 3 and summary.std == 1.0
