@@ -37,6 +37,7 @@ class ExpansionContext:
     related: list[Node]  # children of the parent and of each ancestor, finished ones
     tried: set[str] = field(default_factory=set)  # param sets already used in this run (params_key)
     seed: int = 0
+    feedback: dict[int, list[str]] = field(default_factory=dict)  # reviewers' notes by node id
 
 
 class Agent(Protocol):

@@ -46,15 +46,26 @@ def create_run(store: RunStore, idea: Idea, config: RunConfig, **extra: Any) -> 
 
 
 def agent_name(config: RunConfig) -> str:
-    return "offline" if not config.model else f"llm:{config.model}"
+    return "offline" if not config.llm else f"llm:{config.llm['model']}"
 
 
 def make_agent(config: RunConfig) -> Any:
-    if config.model:
-        raise ConfigError("--model: LLM agents are not wired in yet; run without --model for the offline agent")
+    """The LLM agent when a model is configured, else the built-in offline agent."""
+    if config.llm:
+        from agents.llm import LLMConfig
+        from agents.llm_agent import LLMAgent
+
+        return LLMAgent(LLMConfig.model_validate(config.llm))
     from agents.offline import OfflineAgent
 
     return OfflineAgent()
+
+
+def with_model(config: RunConfig, llm: Any) -> RunConfig:
+    """``config`` set to use ``llm`` (an agents.llm.LLMConfig, or None for the offline agent)."""
+    if llm is None:
+        return config.model_copy(update={"model": None, "api_base": None, "llm": None})
+    return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
 def make_workspace(config: RunConfig) -> Any:
@@ -120,6 +131,11 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     workspace = make_workspace(config)
     engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
                     progress=progress or SilentProgress())
+    client = getattr(engine.agent, "client", None)
+    if client is not None:
+        # One client for operators, value agent and reviewers: one concurrency limit, one ledger.
+        client.on_call = engine.on_llm_call
+        engine.llm = client
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
@@ -165,7 +181,16 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path = "runs", progress: Pro
     from discovery.idea import load_idea
 
     parsed = idea if isinstance(idea, Idea) else load_idea(idea)
+    model = config.pop("model", None)
+    api_base = config.pop("api_base", None)
     cfg = RunConfig(**config)
+    if model or cfg.llm:
+        from agents.llm import LLMConfig, check_model
+
+        llm = LLMConfig.model_validate({**(cfg.llm or {}), **({"model": model} if model else {}),
+                                        **({"api_base": api_base} if api_base else {})})
+        check_model(llm)
+        cfg = with_model(cfg, llm)
     store = RunStore(runs_dir)
     try:
         new = create_run(store, parsed, cfg)

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
     p.add_argument("--final-top-k", type=int, default=3, help="how many top nodes --final-seeds re-runs")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    _model_flags(p)
 
     p = sub.add_parser("resume", help="continue a stopped or crashed run")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
@@ -71,6 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write (again) the report of a run")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
     return parser
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("models (any litellm model; without one the offline agent runs)")
+    g.add_argument("--model", help="model for every role, e.g. openai/gpt-4o-mini, anthropic/claude-sonnet-4-5 "
+                                   "(or DISCOVER_MODEL)")
+    g.add_argument("--api-base", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (with openai/NAME)")
+    g.add_argument("--api-key-env", help="environment variable that holds the key")
+    for role in ("value", "review", "metric", "writeup"):
+        g.add_argument(f"--{role}-model", help=f"model for the {role} role (default: --model)")
+    g.add_argument("--config", dest="config_file", help="a TOML file with an [llm] table of these settings")
+    g.add_argument("--max-cost", type=float, help="stop cleanly once the model calls cost this many USD")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -112,9 +125,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     idea = load_idea(args.idea, metric=args.metric)
+    config = _configure_model(args, config)
     store = _open_store(args)
     run = create_run(store, idea, config)
     return _search(args, store, run)
+
+
+def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 - RunConfig in and out
+    """Resolve --model & co. (flags > environment > --config file) and check the model answers."""
+    from agents.llm import LLMConfig, check_model
+    from discovery.api import with_model
+
+    table = {}
+    if args.config_file:
+        import tomllib
+
+        try:
+            with open(args.config_file, "rb") as f:
+                table = tomllib.load(f).get("llm", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise UsageError(f"--config {args.config_file}: {exc}") from None
+    keys = ("model", "api_base", "api_key_env", "value_model", "review_model", "metric_model", "writeup_model")
+    llm = LLMConfig.resolve({k: getattr(args, k, None) for k in keys}, table)
+    if llm is not None:
+        print(f"discover: checking model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else ""),
+              file=sys.stderr)
+        check_model(llm)
+    return with_model(config, llm)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:

@@ -38,6 +38,9 @@ class NodeWork:
     result: ExecResult | None = None
     error: str | None = None
     exhausted: bool = False
+    flagged: str | None = None  # why a reviewer judged the result invalid
+    metric_source: str | None = None  # "llm" when a model read the metric from the output
+    value: float | None = None  # the value agent's latest estimate
 
 
 @dataclass
@@ -66,6 +69,7 @@ class Engine:
     requeued: list[int] = field(default_factory=list)  # unfinished nodes of a resumed run, run first
     final_task: asyncio.Task[Any] | None = None
     agent_idea: Idea = field(init=False)
+    llm: Any = None  # agents.llm.LLMClient when a model is configured: value agent, reviewers, metric reader
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,7 +107,8 @@ class Engine:
         if node.params:
             self.tried.add(params_key(node.params))
         if known:
-            self.tree.update(node.id, status=node.status.value, metric=node.metric, pruned=node.pruned)
+            self.tree.update(node.id, status=node.status.value, metric=node.metric, pruned=node.pruned,
+                             prior=node.value)
         else:
             self.tree.add(TreeNode(
                 id=node.id, parent_id=node.parent_id, operator=node.operator, status=node.status.value,
@@ -228,6 +233,8 @@ class Engine:
             return
         now = time.time()
         update: dict[str, Any] = {"finished_at": now}
+        if work.value is not None:
+            update["value"] = work.value
         if work.result is not None:
             verdict = judge(work.result, self.idea.metric)
             update.update(
@@ -235,7 +242,11 @@ class Engine:
                 error=verdict.error, exit_code=work.result.exit_code, timed_out=work.result.timed_out,
                 exec_seconds=work.result.duration, stdout_tail=work.result.stdout[-_TAIL:],
                 stderr_tail=work.result.stderr[-_TAIL:],
+                metric_source=(work.metric_source or "file") if verdict.metric is not None else None,
             )
+            if verdict.status == NodeStatus.good and work.flagged:
+                # Keep the metric for the record, but a flagged node can never be the best.
+                update.update(status=NodeStatus.flagged, error=f"flagged by a reviewer: {work.flagged}")
         elif cancelled or self.stop_reason == "interrupt":
             update.update(status=NodeStatus.cancelled, error=work.error or "cancelled")
         else:
@@ -253,9 +264,18 @@ class Engine:
     # -- the per-node pipeline (the inner graph's steps) ------------------------------------
 
     async def pipeline(self, node_id: int) -> None:
+        from agents.llm import node_scope
         from discovery.graph import node_graph
 
-        await node_graph().ainvoke({"node_id": node_id}, {"configurable": {"engine": self}})
+        with node_scope(node_id):  # every model call made for this node is tagged with its id
+            await node_graph().ainvoke({"node_id": node_id}, {"configurable": {"engine": self}})
+
+    def on_llm_call(self, call: Any) -> None:
+        """Store one model call (agents.llm.LLMCall) and stop the run once --max-cost is spent."""
+        self.run.cost = self.store.add_llm_call(self.run.id, call.model_dump())
+        if self.config.max_cost is not None and self.run.cost >= self.config.max_cost and not self.stop_reason:
+            self.progress.message(f"cost limit reached (${self.run.cost:.4f}): finishing the running nodes")
+            self.request_stop("cost")
 
     async def expand(self, node_id: int) -> bool:
         """Ask the agent for the node's plan and code; False when it produced none."""
@@ -298,7 +318,22 @@ class Engine:
             network=self.idea.network,
             image=self.idea.image,
         )
-        work.result = await self.workspace.execute(request)
+        if self.llm is None:
+            work.result = await self.workspace.execute(request)
+            return
+        from discovery.llm_steps import value_before
+
+        # The value agent's estimate is asked for while the node runs: it adds no latency.
+        work.result, _ = await asyncio.gather(self.workspace.execute(request), value_before(self, work))
+
+    async def evaluate(self, node_id: int) -> None:
+        """Reviewers, metric reader and value agent on the executed node (only with an LLM)."""
+        work = self.work[node_id]
+        if self.llm is None or work.result is None or work.result.cancelled:
+            return
+        from discovery.llm_steps import evaluate_with_llm
+
+        await evaluate_with_llm(self, work)
 
     def _context(self, node: Node) -> ExpansionContext:
         parent = self.store.get_node(self.run.id, node.parent_id) if node.parent_id is not None else None
@@ -309,9 +344,14 @@ class Engine:
             ancestors = [self.nodes[i] for i in path[:-1]]
             for i in path:
                 related.extend(self.nodes[c] for c in self.tree.nodes[i].children if self.nodes[c].status.finished)
+        feedback: dict[int, list[str]] = {}
+        if self.llm is not None and parent is not None:
+            from discovery.llm_steps import review_notes
+
+            feedback = {n.id: review_notes(self.store, self.run.id, n.id) for n in [*ancestors, parent]}
         return ExpansionContext(
             idea=self.agent_idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
-            tried=self.tried, seed=self.config.seed,
+            tried=self.tried, seed=self.config.seed, feedback=feedback,
         )
 
     # -- steering -----------------------------------------------------------------------------
@@ -382,8 +422,6 @@ class Engine:
 
     async def finish(self) -> None:
         """Mark the run ended, write its report and show the summary."""
-        from discovery.report import write_report
-
         status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
         best = self.tree.best_id
         if self.stop_reason in ("budget", "exhausted") and (self.config.final_seeds or self.idea.holdout):
@@ -402,6 +440,8 @@ class Engine:
         self.store.add_event(self.run.id, "run_finished", f"{status} ({self.stop_reason or 'done'})")
         report = None
         try:
+            from discovery.report import write_report
+
             report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")

@@ -47,7 +47,8 @@ async def _execute(state: NodeState, config: RunnableConfig) -> NodeState:
 
 async def _evaluate(state: NodeState, config: RunnableConfig) -> NodeState:
     # The verdict itself is computed when the loop records the node (discovery.evaluate);
-    # this step is where reviewers and the value agent join once they are configured.
+    # here the reviewers, the metric reader and the value agent look at it (with an LLM).
+    await _engine(config).evaluate(state["node_id"])
     return {}
 
 

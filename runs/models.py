@@ -110,6 +110,7 @@ class RunConfig(BaseModel):
     seed: int = 0
     model: str | None = None
     api_base: str | None = None
+    llm: dict[str, Any] | None = None  # agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/)
     workspace: str = "local"
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
@@ -133,6 +134,7 @@ class Node(BaseModel):
     params: dict[str, ParamValue] = Field(default_factory=dict)
     metric: float | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)
+    metric_source: Literal["file", "llm"] | None = None  # llm: read from the output by a model
     error: str | None = None
     exit_code: int | None = None
     timed_out: bool = False

@@ -83,7 +83,7 @@ class RunStore:
                     "metrics": str, "error": str, "exit_code": int, "timed_out": int,
                     "exec_seconds": float, "stdout_tail": str, "stderr_tail": str,
                     "created_at": float, "started_at": float, "finished_at": float,
-                    "debug_depth": int, "value": float, "pruned": int, "attempts": int,
+                    "debug_depth": int, "value": float, "pruned": int, "attempts": int, "metric_source": str,
                 },
                 pk=("run_id", "id"),
                 foreign_keys=[("run_id", "runs", "id")],
@@ -106,6 +106,34 @@ class RunStore:
                 },
                 pk=("run_id", "node_id", "kind", "seed"),
             )
+        if "llm_calls" not in tables:
+            self.db["llm_calls"].create(
+                {
+                    "id": int, "run_id": str, "node_id": int, "role": str, "model": str, "attempt": int,
+                    "tokens_in": int, "tokens_out": int, "cost": float, "latency": float, "error": str,
+                    "request_id": str, "prompt_hash": str, "started_at": float,
+                },
+                pk="id",
+            )
+            self.db["llm_calls"].create_index(["run_id", "node_id"])
+        if "reviews" not in tables:
+            self.db["reviews"].create(
+                {
+                    "id": int, "run_id": str, "node_id": int, "reviewer": str, "model": str, "score": float,
+                    "verdict": str, "issues": str, "summary": str, "plots": str, "created_at": float,
+                },
+                pk="id",
+            )
+            self.db["reviews"].create_index(["run_id", "node_id"])
+        if "value_estimates" not in tables:
+            self.db["value_estimates"].create(
+                {
+                    "id": int, "run_id": str, "node_id": int, "stage": str, "value": float, "explanation": str,
+                    "model": str, "created_at": float,
+                },
+                pk="id",
+            )
+            self.db["value_estimates"].create_index(["run_id", "node_id"])
         if "events" not in tables:
             self.db["events"].create(
                 {"id": int, "run_id": str, "ts": float, "kind": str, "node_id": int, "message": str},
@@ -249,6 +277,50 @@ class RunStore:
             return []
         rows = self.db["evaluations"].rows_where("run_id = ?", [run_id], order_by="node_id, kind, seed")
         return [Evaluation.model_validate({**r, "metrics": json.loads(r["metrics"] or "{}")}) for r in rows]
+
+    # -- LLM calls, reviews, value estimates ------------------------------------------------
+
+    def add_llm_call(self, run_id: str, call: dict[str, Any]) -> float:
+        """Store one call record, add its cost to the run, and return the run's total cost."""
+        row = {k: call.get(k) for k in self.db["llm_calls"].columns_dict if k not in ("id", "run_id")}
+        with self.db.conn:
+            self.db["llm_calls"].insert({**row, "run_id": run_id})
+            self.db.execute("update runs set cost = coalesce(cost, 0) + ? where id = ?", [call.get("cost") or 0.0, run_id])
+        return self.db.execute("select cost from runs where id = ?", [run_id]).fetchone()[0] or 0.0
+
+    def llm_calls(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
+        if "llm_calls" not in self.db.table_names():
+            return []
+        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
+        return list(self.db["llm_calls"].rows_where(where, params, order_by="id"))
+
+    def add_review(self, run_id: str, node_id: int, review: dict[str, Any]) -> None:
+        """Store one node review (a reviewers.models.Review as a dict)."""
+        row = {k: review.get(k) for k in ("reviewer", "model", "score", "verdict", "summary")}
+        row.update(run_id=run_id, node_id=node_id, created_at=time.time(),
+                   issues=json.dumps(review.get("issues", [])), plots=json.dumps(review.get("plots", [])))
+        with self.db.conn:
+            self.db["reviews"].insert(row)
+
+    def reviews(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
+        """Node reviews, oldest first, with ``issues`` and ``plots`` decoded."""
+        if "reviews" not in self.db.table_names():
+            return []
+        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
+        rows = self.db["reviews"].rows_where(where, params, order_by="id")
+        return [{**r, "issues": json.loads(r["issues"] or "[]"), "plots": json.loads(r["plots"] or "[]")} for r in rows]
+
+    def add_value(self, run_id: str, node_id: int, stage: str, value: float, explanation: str, model: str) -> None:
+        """Store a value agent estimate, so its calibration against outcomes can be measured."""
+        with self.db.conn:
+            self.db["value_estimates"].insert({"run_id": run_id, "node_id": node_id, "stage": stage, "value": value,
+                                               "explanation": explanation, "model": model, "created_at": time.time()})
+
+    def value_estimates(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
+        if "value_estimates" not in self.db.table_names():
+            return []
+        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
+        return list(self.db["value_estimates"].rows_where(where, params, order_by="id"))
 
     # -- events and commands --------------------------------------------------------------
 

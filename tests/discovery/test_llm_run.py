@@ -1,0 +1,95 @@
+"""`discover run --model ...` end to end: the CLI, the engine, the store and a scripted model over HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runs.models import NodeStatus
+from runs.store import RunStore
+from tests.agents.test_llm_e2e import Scientist, variant
+from tests.conftest import EXAMPLES, ROOT
+from tests.llm_server import Reply, Request, ScriptedLLM
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+
+
+class Reviewing(Scientist):
+    """The scripted scientist, plus the model check, and a reviewer that flags one variant as leaky."""
+
+    def __call__(self, req: Request) -> Reply:
+        text = req.text()
+        if "Reply with the word OK." in text:
+            return Reply("OK")
+        if '"verdict"' in text and "LR = 1.0" in text:
+            return Reply('{"score": 2, "verdict": "invalid", "issues": ["validation rows reused for training"],'
+                         ' "summary": "Leakage between train and validation."}')
+        return super().__call__(req)
+
+
+def discover(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "discovery.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env=ENV, timeout=300)
+
+
+@pytest.mark.slow
+def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path) -> None:
+    with ScriptedLLM(handler=Reviewing()) as server:
+        done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/gpt-4o-mini",
+                        "--api-base", server.api_base, "--budget", "6", "--workers", "2", "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "agent llm:openai/gpt-4o-mini" in done.stderr
+    store = RunStore(tmp_path / "runs", readonly=True)
+    run_id = store.resolve_run(None)
+    run = store.get_run(run_id)
+    nodes = {n.id: n for n in store.nodes(run_id)}
+    assert run.status == "finished" and run.agent == "llm:openai/gpt-4o-mini" and len(nodes) == 6
+    calls = store.llm_calls(run_id)
+    roles = {c["role"] for c in calls}
+    assert {"draft", "debug", "improve", "review", "value_before", "value_after"} <= roles
+    assert all(c["node_id"] in nodes for c in calls)
+    assert run.cost == pytest.approx(sum(c["cost"] for c in calls)) and run.cost > 0
+    flagged = [n for n in nodes.values() if n.status == NodeStatus.flagged]
+    assert flagged and all(n.params.get("LR") == 1.0 for n in flagged)
+    assert all("Leakage" in (n.error or "") for n in flagged)
+    best = nodes[run.best_node_id]
+    assert best.status == NodeStatus.good and best.params.get("LR") != 1.0  # a flagged node is never best
+    good = [n for n in nodes.values() if n.status == NodeStatus.good]
+    for n in good:
+        reviews = store.reviews(run_id, n.id)
+        assert reviews and reviews[0]["verdict"] == "valid"
+        stages = [v["stage"] for v in store.value_estimates(run_id, n.id)]
+        assert stages == ["before", "after"] and n.value == 0.7
+        assert n.metric_source == "file"
+    shown = discover("show", "--node", str(flagged[0].id), cwd=tmp_path)
+    assert "invalid" in shown.stdout and "validation rows reused" in shown.stdout and "llm calls" in shown.stdout
+
+
+def test_a_model_that_refuses_stops_before_any_node(tmp_path: Path) -> None:
+    with ScriptedLLM(api_key="right-key", handler=lambda req: Reply("OK")) as server:
+        done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/scripted",
+                        "--api-base", server.api_base, cwd=tmp_path)
+    assert done.returncode == 2
+    assert "authentication failed" in done.stderr and done.stderr.count("discover: error:") == 1
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "runs" / "discover.db").exists()
+
+
+@pytest.mark.slow
+def test_max_cost_stops_the_run_cleanly(tmp_path: Path) -> None:
+    with ScriptedLLM(handler=Reviewing()) as server:
+        done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/gpt-4o-mini",
+                        "--api-base", server.api_base, "--budget", "30", "--workers", "1", "--max-cost", "0.0005",
+                        "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    store = RunStore(tmp_path / "runs", readonly=True)
+    run_id = store.resolve_run(None)
+    run = store.get_run(run_id)
+    assert run.status == "finished" and run.cost >= 0.0005
+    assert len(store.nodes(run_id)) < 30
+    assert any(e.kind == "stopping" and e.message == "cost" for _, e in store.events(run_id))
+    assert (store.run_dir(run_id) / "report" / "report.md").exists()
