@@ -68,12 +68,60 @@ def with_model(config: RunConfig, llm: Any) -> RunConfig:
     return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
-def make_workspace(config: RunConfig) -> Any:
-    if config.workspace == "local":
-        from workspace.local import LocalWorkspace
+WORKSPACES = ("auto", "local", "docker")
 
-        return LocalWorkspace()
-    raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from local)")
+
+def preflight(config: RunConfig, idea: Idea) -> None:
+    """Raise ConfigError for a workspace or GPU request that cannot be met, before a run is stored."""
+    if config.workspace not in WORKSPACES:
+        raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
+    if config.workspace == "docker":
+        from workspace.docker import engine_status, image_status
+        from workspace.docker_spec import DEFAULT_IMAGE
+
+        ok, why = engine_status()
+        if ok:
+            ok, why = image_status(config.image or idea.image or DEFAULT_IMAGE)
+        if not ok:
+            raise ConfigError(f"--workspace docker: {why}")
+    make_gpus(config, idea)
+
+
+def make_workspace(config: RunConfig, idea: Idea) -> Any:
+    """Docker when asked, or (``auto``) when an engine and the image answer; else local."""
+    if config.workspace not in WORKSPACES:
+        raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
+    if config.workspace in ("auto", "docker"):
+        from workspace.docker import DockerWorkspace, engine_status, image_status
+        from workspace.docker_spec import DEFAULT_IMAGE
+
+        image = config.image or idea.image or DEFAULT_IMAGE
+        ok, why = engine_status()
+        if ok:
+            ok, why = image_status(image)
+        if ok:
+            return DockerWorkspace(image, pool_size=config.workers)
+        if config.workspace == "docker":
+            raise ConfigError(f"--workspace docker: {why}")
+    from workspace.local import LocalWorkspace
+
+    return LocalWorkspace()
+
+
+def make_gpus(config: RunConfig, idea: Idea) -> tuple[Any, float]:
+    """The GPU allocator for this machine and the share each node takes."""
+    from workspace.gpus import GpuAllocator, GpuError, default_share, detect_gpus, parse_gpus_flag
+
+    try:
+        ids = parse_gpus_flag(config.gpus, [g.index for g in detect_gpus()]) if config.gpus != "none" else []
+        allocator = GpuAllocator(ids)
+        share = config.gpus_per_node if config.gpus_per_node is not None else idea.gpus_per_node
+        if share is None:
+            share = default_share(config.workers, len(ids))
+        allocator.check(share)
+    except GpuError as exc:
+        raise ConfigError(f"--gpus: {exc}") from None
+    return allocator, share
 
 
 def acquire_lock(store: RunStore, run_id: str) -> RunLock:
@@ -128,9 +176,19 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
                          max_debug_depth=config.max_debug_depth)
-    workspace = make_workspace(config)
+    workspace = make_workspace(config, run.idea)
+    gpus, share = make_gpus(config, run.idea)
+    if workspace.name != run.workspace:
+        store.update_run(run.id, workspace=workspace.name)
+        run = run.model_copy(update={"workspace": workspace.name})
+    if workspace.name == "docker":
+        from workspace.docker import clean
+
+        clean(run.id)  # containers a crashed earlier session of this run left behind
     engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
-                    progress=progress or SilentProgress())
+                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share)
+    engine.progress.message(f"discover: {workspace.name} workspace" + (
+        f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus.ids and share else ""))
     client = getattr(engine.agent, "client", None)
     if client is not None:
         # One client for operators, value agent and reviewers: one concurrency limit, one ledger.
@@ -191,6 +249,7 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path = "runs", progress: Pro
                                         **({"api_base": api_base} if api_base else {})})
         check_model(llm)
         cfg = with_model(cfg, llm)
+    preflight(cfg, parsed)
     store = RunStore(runs_dir)
     try:
         new = create_run(store, parsed, cfg)

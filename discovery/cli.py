@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 DEFAULT_RUNS_DIR = "runs"
 
@@ -36,10 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
     p.add_argument("--metric", help="NAME[:maximize|minimize] when the idea file names none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,
                    help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
     p.add_argument("--final-top-k", type=int, default=3, help="how many top nodes --final-seeds re-runs")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--no-tui", action="store_true", help="the plain progress display, not the TUI, on a terminal")
     _model_flags(p)
 
     p = sub.add_parser("resume", help="continue a stopped or crashed run")
@@ -64,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
     sub.add_parser("list", help="list the runs in the store")
+    p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
+    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+
+    sub.add_parser("doctor", help="say what this machine offers: Docker, image, GPUs, models and keys")
+    p = sub.add_parser("clean", help="remove Docker containers that runs left behind")
+    p.add_argument("run", nargs="?", help="only this run's containers (default: all of discover's)")
 
     p = sub.add_parser("show", help="show a run, or one node of it")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
@@ -72,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write (again) the report of a run")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
     return parser
+
+
+def _workspace_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where nodes run")
+    g.add_argument("--workspace", choices=("auto", "local", "docker"),
+                   help="auto (default, or DISCOVER_WORKSPACE): Docker when an engine and the image answer, else local")
+    g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
+    g.add_argument("--gpus", help="GPUs to hand out: all (default), none, or ids such as 0,1")
+    g.add_argument("--gpus-per-node", type=float,
+                   help="GPUs per node; fractions share a GPU (default: the idea's, else GPUs / workers)")
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
@@ -94,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
-        "report": _cmd_report,
+        "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui,
     }[args.command]
     try:
         return handler(args)
@@ -119,16 +138,61 @@ def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: A
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from discovery.api import create_run
+    from discovery.api import create_run, preflight
     from discovery.config import config_from_args
     from discovery.idea import load_idea
 
     config = config_from_args(args)
     idea = load_idea(args.idea, metric=args.metric)
     config = _configure_model(args, config)
+    preflight(config, idea)
     store = _open_store(args)
     run = create_run(store, idea, config)
+    if sys.stdin.isatty() and sys.stdout.isatty() and not (args.no_tui or args.quiet):
+        return _search_with_tui(args, store, run.id)
     return _search(args, store, run)
+
+
+def _search_with_tui(args: argparse.Namespace, store, run_id: str) -> int:  # noqa: ANN001 - a RunStore
+    """Run the search in its own process and attach the TUI to it, so that leaving the TUI
+    can leave the run going in the background."""
+    import subprocess
+
+    from tui.app import run_tui
+
+    log = store.run_dir(run_id) / "orchestrator.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "discovery.cli", "--runs-dir", str(args.runs_dir), "resume", run_id, "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    store.close()
+    choice = run_tui(args.runs_dir, run_id, live=True)
+    if choice == "background":
+        print(f"discover: run {run_id} goes on in process {child.pid}; `discover tui {run_id}` to watch it again, "
+              f"log in {log}", file=sys.stderr)
+        return 0
+    if child.poll() is None:
+        print(f"discover: waiting for run {run_id} to finish its running nodes and write the report", file=sys.stderr)
+    try:
+        code = child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(2)
+        code = child.wait()
+    report = Path(args.runs_dir) / run_id / "report" / "report.md"
+    if report.exists():
+        print(f"report: {report}", file=sys.stderr)
+    return code
+
+
+def _cmd_tui(args: argparse.Namespace) -> int:
+    from tui.app import run_tui
+
+    store = _open_store(args, readonly=True)
+    run_id = store.resolve_run(args.run)
+    store.close()
+    run_tui(args.runs_dir, run_id)
+    return 0
 
 
 def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 - RunConfig in and out
@@ -191,8 +255,7 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
     config = run.config
     agent = ("no LLM configured, so the built-in offline agent searches the idea's search_space"
              if run.agent == "offline" else f"agent {run.agent}")
-    print(f"discover: run {run.id}: {config.workers} workers, {config.policy} policy, {run.workspace} workspace; "
-          f"{agent}", file=sys.stderr)
+    print(f"discover: run {run.id}: {config.workers} workers, {config.policy} policy; {agent}", file=sys.stderr)
     progress = SilentProgress() if args.quiet else TerminalProgress()
     result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock))
     if args.quiet:
@@ -241,6 +304,40 @@ def _cmd_report(args: argparse.Namespace) -> int:
     run_id = store.resolve_run(args.run)
     store.close()
     print(write_report(args.runs_dir, run_id))
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import os
+
+    from workspace.doctor import doctor_report
+
+    extra = []
+    model = os.environ.get("DISCOVER_MODEL")
+    if model:
+        from agents.llm import LLMConfig, ModelCheckError, acheck_model
+        import asyncio
+
+        try:
+            asyncio.run(acheck_model(LLMConfig(model=model, api_base=os.environ.get("DISCOVER_API_BASE")),
+                                     probe=False))
+            extra.append(("model", f"{model}: provider known, key present"))
+        except ModelCheckError as exc:
+            extra.append(("model", str(exc)))
+    else:
+        extra.append(("model", "none configured (DISCOVER_MODEL or --model): the offline agent runs"))
+    print(doctor_report(extra=extra))
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from workspace.docker import clean, engine_status
+
+    ok, why = engine_status()
+    if not ok:
+        print(f"no Docker engine ({why}): nothing to clean")
+        return 0
+    print(f"removed {clean(args.run)} containers")
     return 0
 
 

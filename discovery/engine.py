@@ -69,6 +69,8 @@ class Engine:
     requeued: list[int] = field(default_factory=list)  # unfinished nodes of a resumed run, run first
     final_task: asyncio.Task[Any] | None = None
     agent_idea: Idea = field(init=False)
+    gpus: Any = None  # workspace.gpus.GpuAllocator; None: no GPUs handed out
+    gpu_share: float = 0.0  # GPUs each node takes (fractions share one GPU)
     llm: Any = None  # agents.llm.LLMClient when a model is configured: value agent, reviewers, metric reader
     rng: random.Random = field(init=False)
 
@@ -302,7 +304,14 @@ class Engine:
         return True
 
     async def execute(self, node_id: int) -> None:
-        """Run the node's code in the workspace."""
+        """Run the node's code in the workspace, holding its GPU share while it runs."""
+        if self.gpus is None or not self.gpu_share:
+            await self._execute(node_id, [])
+            return
+        async with self.gpus.lease(self.gpu_share) as ids:
+            await self._execute(node_id, ids)
+
+    async def _execute(self, node_id: int, gpu_ids: list[str]) -> None:
         work = self.work[node_id]
         assert work.proposal is not None
         request = ExecRequest(
@@ -314,6 +323,7 @@ class Engine:
             output_cap=self.config.output_cap,
             data=self.idea.data,
             threads=max(1, (os.cpu_count() or 1) // self.config.workers),
+            gpus=gpu_ids,
             seed=self.config.seed + node_id,
             network=self.idea.network,
             image=self.idea.image,

@@ -6,6 +6,7 @@ These are the boundary types every other package speaks. They import nothing of 
 from __future__ import annotations
 
 import math
+import os
 from enum import Enum
 from typing import Any, Literal
 
@@ -82,7 +83,7 @@ class Idea(BaseModel):
     search_space: dict[str, ParamSpec] = Field(default_factory=dict)
     data: list[str] = Field(default_factory=list)
     time_limit: float = Field(default=600.0, gt=0)  # seconds per node
-    gpus_per_node: float = Field(default=0.0, ge=0)
+    gpus_per_node: float | None = Field(default=None, ge=0)  # None: a share of the GPUs per worker
     network: bool = False
     image: str | None = None
     holdout: str | None = None  # held-out evaluation code the agents never see
@@ -111,7 +112,11 @@ class RunConfig(BaseModel):
     model: str | None = None
     api_base: str | None = None
     llm: dict[str, Any] | None = None  # agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/)
-    workspace: str = "local"
+    # auto: Docker when an engine and the image answer, else local. DISCOVER_WORKSPACE sets the default.
+    workspace: str = Field(default_factory=lambda: os.environ.get("DISCOVER_WORKSPACE", "auto"))
+    image: str | None = None  # Docker image (overrides the idea's)
+    gpus: str = "all"  # all | none | 0,1
+    gpus_per_node: float | None = Field(default=None, ge=0)  # overrides the idea's
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
@@ -188,7 +193,7 @@ class Run(BaseModel):
     parent_run_id: str | None = None
     parent_node_id: int | None = None
     agent: str = "offline"
-    workspace: str = "local"
+    workspace: str = "local"  # the backend the run's nodes ran in (config says auto until one is picked)
     pid: int | None = None
     heartbeat: float | None = None
     elapsed: float = 0.0  # seconds spent searching, over all sessions of the run

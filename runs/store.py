@@ -84,11 +84,13 @@ class RunStore:
                     "exec_seconds": float, "stdout_tail": str, "stderr_tail": str,
                     "created_at": float, "started_at": float, "finished_at": float,
                     "debug_depth": int, "value": float, "pruned": int, "attempts": int, "metric_source": str,
+                    "updated_at": float,
                 },
                 pk=("run_id", "id"),
                 foreign_keys=[("run_id", "runs", "id")],
             )
             self.db["nodes"].create_index(["run_id", "status"])
+            self.db["nodes"].create_index(["run_id", "updated_at"])
         if "attempts" not in tables:
             self.db["attempts"].create(
                 {
@@ -374,11 +376,12 @@ def _node_row(node: Node) -> dict[str, Any]:
         row[key] = json.dumps(row[key])
     row["timed_out"] = int(node.timed_out)
     row["pruned"] = int(node.pruned)
+    row["updated_at"] = time.time()  # lets readers (the TUI) fetch only what changed since their last poll
     return row
 
 
 def _node_from_row(row: dict[str, Any]) -> Node:
-    data = {k: v for k, v in row.items() if v is not None}
+    data = {k: v for k, v in row.items() if v is not None and k != "updated_at"}
     for key in _NODE_JSON:
         if key in data:
             data[key] = json.loads(data[key])

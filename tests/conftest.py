@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+# Runs in tests use the local workspace unless a test asks for Docker by name: the default
+# (auto) would switch to Docker whenever the test script has started an engine.
+os.environ["DISCOVER_WORKSPACE"] = "local"
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
