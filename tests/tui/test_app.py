@@ -283,6 +283,8 @@ async def test_an_empty_run_fills_in_as_nodes_arrive(tmp_path):
         await pilot.pause()
         tree = app.query_one(RunTree)
         assert set(tree.shown) == {1, 2} and tree.shown[2].parent is tree.shown[1]
+        # Parent and child arrived in one poll: the child is drawn once, not once per path that adds it.
+        assert [line.data for line in tree.shown[1].children] == [2]
         assert "best score 0.4 (#1)" in screen_text(app) and "workers 1/2" in screen_text(app)
         await pilot.press("ctrl+c")
     assert app.return_value is None

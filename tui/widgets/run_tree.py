@@ -147,6 +147,8 @@ class RunTree(Tree[int]):
         structural = bool(changes.removed)
         lines_now = len(self.shown)
         for node_id in changes.added:
+            if node_id in self.shown:
+                continue  # already drawn when its parent, new in the same poll, was filled
             parent_id = w.rows[node_id].parent_id
             if parent_id is None:
                 self._show(self.root, node_id, expand=lines_now < AUTO_EXPAND_LINES)
