@@ -1,196 +1,231 @@
-"""The write-up of a run: ``report.md`` and its figures, made only from what the store holds."""
+"""The write-up of a run, made only from what the store holds.
+
+``write_report`` writes ``runs/<run>/report/``: report.md, a self-contained report.html,
+the figures as PNG, tree.html (the interactive tree), review.json, report.tex and, with a
+TeX engine on PATH, report.pdf. Offline the prose comes from templates and the review is
+an automatic checklist; with a model configured the model writes the abstract, discussion
+and limitations (every number checked against the store) and a panel reviews the result.
+The parts live in ``discovery.writeup``; this module puts them together.
+"""
 
 from __future__ import annotations
 
-import shlex
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from discovery.durations import format_duration
-from runs.models import Node, NodeStatus, Run
+from discovery.writeup.facts import Facts, best_so_far, collect, digest, ranked
+from runs.models import Run
 from runs.store import RunStore
 
-_TOP = 10
+__all__ = ["best_so_far", "llm_config_for", "ranked", "write_report"]
+PROSE_CACHE = "prose.json"
+GROUNDING_FILE = "grounding.json"
 
 
-def write_report(root: str | Path, run_id: str) -> Path:
-    """Write ``<root>/<run>/report/report.md`` with figures; return its path."""
+@dataclass
+class _Written:
+    """What the model-dependent steps produced, and the calls the panel took."""
+
+    prose: Any
+    panel: Any = None
+    panel_error: str | None = None
+    panel_calls: int = 0
+    panel_cost: float = 0.0
+
+
+def llm_config_for(run: Run) -> Any:
+    """The LLMConfig the run searched with (its writeup and review roles), or None for an offline run."""
+    cfg = run.config
+    llm = getattr(cfg, "llm", None)  # the full LLMConfig as a dict, in stores that keep it
+    if not llm and not cfg.model:
+        return None
+    from agents.llm import LLMConfig
+
+    return LLMConfig.model_validate(llm) if llm else LLMConfig(model=cfg.model, api_base=cfg.api_base)
+
+
+def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any = None, panel: bool = True,
+                 reviewers: int = 3, refresh: bool = False, offline: bool = False) -> Path:
+    """Write the run's report folder; return the path of ``report.md``.
+
+    ``llm`` (an agents.llm.LLMConfig) defaults to the run's own model; an offline run, or
+    ``offline=True``, means templates and the checklist. ``on_call`` receives every model
+    call's record (agents.llm.LLMCall). ``panel=False`` skips the review panel; ``reviewers``
+    is the panel's size (1-4); ``refresh`` asks the model again even when the facts and the
+    write-up have not changed since the last report (otherwise the earlier text and review are reused).
+    """
+    from discovery.writeup import compose
+    from discovery.writeup import review as reviews
+    from discovery.writeup.document import to_html, to_markdown
+    from discovery.writeup.figures import copy_best_plots, make_figures
+    from discovery.writeup.latex import build_pdf
+    from discovery.writeup.prose import template_prose
+    from discovery.writeup.tree_page import write_tree_page
+    from reviewers.checklist import run_checklist
+
     store = RunStore(root, readonly=True)
     try:
-        run = store.get_run(run_id)
-        nodes = store.nodes(run_id)
-        out = store.run_dir(run_id) / "report"
+        facts = collect(store, run_id)
+        out = facts.run_dir / "report"
         out.mkdir(parents=True, exist_ok=True)
-        figures = _figures(run, nodes, out)
-        text = _markdown(store, run, nodes, figures)
+        figures = make_figures(facts, out)
+        plots = copy_best_plots(facts, out)
+        checklist = run_checklist(facts.run.idea, facts.nodes, facts.best, claimed_best_id=facts.run.best_node_id,
+                                  repeats={k: r.values for k, r in facts.repeats.items()}, holdout=facts.holdout)
+        previous = reviews.load(out, store, run_id)
+        config = None if offline else (llm if llm is not None else llm_config_for(facts.run))
+
+        def body(prose: Any) -> Any:
+            return compose.build(facts, prose, figures, plots)
+
+        if config is None:
+            written = _Written(prose=template_prose(facts))
+        else:
+            written = _run(_with_model(config, on_call, root, facts, out, body, checklist, previous, panel,
+                                       reviewers, refresh))
+        doc = body(written.prose)
+        text = to_markdown(doc)
+        review = reviews.new_review(run_id, text, checklist, written.panel, written.panel_error,
+                                    written.panel_calls, written.panel_cost)
+        if config is not None and not panel:
+            review.panel_error = "the panel was turned off for this report"
+        _save_review(root, review, out)
+        known = _known(facts)
+        doc.add(*reviews.review_blocks(review, known, facts.ignore_words()))
+        pdf = build_pdf(doc, out)
+        tree = write_tree_page(facts, store, out)
+        outputs = ["report.md", "report.html", tree.name, *(fig.path for fig in figures), "review.json",
+                   "report.tex"] + (["report.pdf"] if pdf.path else [])
+        if plots:
+            outputs.append(f"plots/ ({len(plots)} files)")
+        reviewed_by = (f"a panel of {len(review.panel.reviews)} model reviewers and the automatic checklist"
+                       if review.kind == "panel" else "the automatic checklist only (no review panel)")
+        doc.add(*compose.about(written.prose, outputs, pdf.message, written.prose.calls + review.calls,
+                               written.prose.cost + review.cost, reviewed_by,
+                               config.model_for("writeup") if config is not None else None))
         path = out / "report.md"
-        path.write_text(text, encoding="utf-8")
+        path.write_text(to_markdown(doc), encoding="utf-8")
+        (out / "report.html").write_text(to_html(doc, out), encoding="utf-8")
         return path
     finally:
         store.close()
 
 
-def ranked(run: Run, nodes: list[Node]) -> list[Node]:
-    """Valid nodes, best first."""
-    good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None and not n.pruned]
-    return sorted(good, key=lambda n: n.metric, reverse=run.idea.metric.direction == "maximize")
+def _known(facts: Facts) -> Any:
+    from reviewers.grounding import KnownNumbers
+
+    return KnownNumbers(facts.numbers)
 
 
-def best_so_far(run: Run, nodes: list[Node]) -> list[tuple[int, float, float]]:
-    """(nodes finished, seconds since start, best metric) at each improvement."""
-    better = run.idea.metric.better
-    finished = sorted((n for n in nodes if n.finished_at is not None), key=lambda n: n.finished_at or 0)
-    points: list[tuple[int, float, float]] = []
-    best: float | None = None
-    for i, n in enumerate(finished, 1):
-        if n.status == NodeStatus.good and n.metric is not None and (best is None or better(n.metric, best)):
-            best = n.metric
-        if best is not None:
-            points.append((i, (n.finished_at or 0) - run.created_at, best))
-    return points
+def _save_review(root: str | Path, review: Any, out: Path) -> None:
+    from discovery.writeup import review as reviews
+
+    writable = None
+    if hasattr(RunStore, "save_writeup_review"):
+        writable = RunStore(root)
+    try:
+        reviews.save(review, out, writable)
+    finally:
+        if writable is not None:
+            writable.close()
 
 
-def _figures(run: Run, nodes: list[Node], out: Path) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figures: dict[str, str] = {}
-    points = best_so_far(run, nodes)
-    name = run.idea.metric.name
-    if points:
-        for key, col, label in (("best_vs_nodes", 0, "nodes finished"), ("best_vs_time", 1, "seconds since start")):
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            ax.step([p[col] for p in points], [p[2] for p in points], where="post", color="tab:blue")
-            ax.set_xlabel(label)
-            ax.set_ylabel(f"best {name}")
-            ax.set_title(f"Best {name} ({run.idea.metric.direction}) so far")
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
-            fig.savefig(out / f"{key}.png", dpi=110)
-            plt.close(fig)
-            figures[key] = f"{key}.png"
-    if nodes:
-        _tree_figure(run, nodes, out / "tree.png")
-        figures["tree"] = "tree.png"
-    return figures
+def _run(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even when this thread has a loop running."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
-def _tree_figure(run: Run, nodes: list[Node], path: Path) -> None:
-    import matplotlib.pyplot as plt
-    import networkx as nx
+async def _with_model(config: Any, on_call: Any, root: str | Path, facts: Facts, out: Path, body: Any,
+                      checklist: Any, previous: Any, want_panel: bool, reviewers: int, refresh: bool) -> _Written:
+    recorder = None
+    if on_call is None and hasattr(RunStore, "add_llm_call"):
+        # Record the calls through a connection of this thread's own (the caller's may live elsewhere).
+        recorder = RunStore(root)
+        run_id = facts.run.id
 
-    graph = nx.DiGraph()
-    graph.add_node(0)  # the idea itself: every draft hangs from it
-    for n in nodes:
-        graph.add_edge(n.parent_id or 0, n.id)
-    pos = _tree_layout(graph)
-    metrics = {n.id: n.metric for n in nodes if n.status == NodeStatus.good and n.metric is not None}
-    fig, ax = plt.subplots(figsize=(min(30, 4 + 0.25 * len(nodes)), 5))
-    nx.draw_networkx_edges(graph, pos, ax=ax, arrows=False, edge_color="#999999", width=0.8)
-    others = [i for i in graph.nodes if i and i not in metrics]
-    nx.draw_networkx_nodes(graph, pos, nodelist=[0], ax=ax, node_color="#777777", node_size=80, node_shape="s")
-    if others:
-        nx.draw_networkx_nodes(graph, pos, nodelist=others, ax=ax, node_color="#d62728", node_size=60,
-                               node_shape="x")
-    if metrics:
-        ids = list(metrics)
-        cmap = plt.cm.viridis if run.idea.metric.direction == "maximize" else plt.cm.viridis_r
-        drawn = nx.draw_networkx_nodes(graph, pos, nodelist=ids, node_color=[metrics[i] for i in ids],
-                                       cmap=cmap, ax=ax, node_size=90)
-        fig.colorbar(drawn, ax=ax, label=run.idea.metric.name)
-    if len(nodes) <= 60:
-        nx.draw_networkx_labels(graph, pos, labels={i: str(i) for i in graph.nodes if i}, font_size=6, ax=ax)
-    ax.set_title("Search tree (grey square: the idea; colour: metric; red x: no valid metric)")
-    ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        def on_call(call: Any) -> None:
+            recorder.add_llm_call(run_id, call.model_dump())
+    try:
+        return await _write_with_model(config, on_call, facts, out, body, checklist, previous, want_panel,
+                                       reviewers, refresh)
+    finally:
+        if recorder is not None:
+            recorder.close()
 
 
-def _tree_layout(graph) -> dict[int, tuple[float, float]]:  # noqa: ANN001 - a networkx DiGraph
-    """Leaves spread evenly left to right; parents centred over their children."""
-    import networkx as nx
+async def _write_with_model(config: Any, on_call: Any, facts: Facts, out: Path, body: Any, checklist: Any,
+                            previous: Any, want_panel: bool, reviewers: int, refresh: bool) -> _Written:
+    from agents.extract import BadJSON
+    from agents.llm import LLMClient, LLMError
+    from discovery.writeup import review as reviews
+    from discovery.writeup.document import to_markdown
+    from discovery.writeup.prose import model_prose, template_prose
+    from reviewers.panel import PERSONAS, review_panel
 
-    pos: dict[int, tuple[float, float]] = {}
-    next_x = 0.0
-    depth = nx.shortest_path_length(graph, 0)
-    for node in nx.dfs_postorder_nodes(graph, 0):
-        kids = list(graph.successors(node))
-        if kids:
-            x = sum(pos[k][0] for k in kids) / len(kids)
+    client = LLMClient(config, on_call)
+    model = config.model_for("writeup")
+    key = reviews.text_hash(digest(facts))
+    prose = None if refresh else _cached_prose(out, key, model)
+    if prose is None:
+        try:
+            prose = await model_prose(client, facts)
+        except (LLMError, BadJSON) as exc:
+            prose = template_prose(facts)
+            prose.notes.append(f"the model could not write the text ({exc}), so templates were used")
+        prose.calls, prose.cost = client.calls, client.total_cost
+        if prose.author != "templates":
+            _cache_prose(out, key, prose)
+    written = _Written(prose=prose)
+    if want_panel:
+        text = to_markdown(body(prose))
+        reusable = (previous is not None and not refresh and previous.panel is not None and previous.panel.reviews
+                    and previous.report_hash == reviews.text_hash(text))
+        if reusable:
+            written.panel, written.panel_calls, written.panel_cost = previous.panel, previous.calls, previous.cost
         else:
-            x, next_x = next_x, next_x + 1.0
-        pos[node] = (x, -float(depth[node]))
-    return pos
+            calls, cost = client.calls, client.total_cost
+            result = await review_panel(client, text, digest(facts), checklist=checklist,
+                                        personas=PERSONAS[:max(1, min(reviewers, len(PERSONAS)))])
+            written.panel_calls, written.panel_cost = client.calls - calls, client.total_cost - cost
+            if result.reviews:
+                written.panel = result
+            else:
+                written.panel_error = "; ".join(result.errors) or "no reviewer answered"
+    return written
 
 
-def _markdown(store: RunStore, run: Run, nodes: list[Node], figures: dict[str, str]) -> str:
-    idea, metric = run.idea, run.idea.metric
-    top = ranked(run, nodes)
-    best = top[0] if top else None
-    counts: dict[str, int] = {}
-    for n in nodes:
-        counts[n.status.value] = counts.get(n.status.value, 0) + 1
-    lines = [f"# {idea.title}", "", f"Run `{run.id}` ({run.status}), searched with the `{run.config.policy}` "
-             f"policy and the `{run.agent}` agent in the `{run.workspace}` workspace.", ""]
-    if idea.hypothesis:
-        lines += ["## Hypothesis", "", idea.hypothesis, ""]
-    lines += ["## Outcome", ""]
-    lines.append(f"- Nodes: {len(nodes)} (" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + ")")
-    lines.append(f"- Time searching: {format_duration(run.elapsed)}")
-    lines.append(f"- Metric: `{metric.name}`, to {metric.direction}")
-    drafts = [n for n in nodes if n.operator == "draft" and n.status == NodeStatus.good and n.metric is not None]
-    first = min(drafts, key=lambda n: n.id) if drafts else None
-    if best is not None:
-        lines.append(f"- Best: node {best.id}, `{metric.name}` = {best.metric:.6g}")
-        if first is not None and first.id != best.id:
-            lines.append(f"- First draft (node {first.id}): `{metric.name}` = {first.metric:.6g}")
-    else:
-        lines.append("- No node produced a valid metric.")
-    lines.append("")
-    if figures:
-        lines += ["## Figures", ""]
-        for key, title in (("best_vs_nodes", "Best metric against nodes"), ("best_vs_time", "Best metric against time"),
-                           ("tree", "The search tree")):
-            if key in figures:
-                lines += [f"![{title}]({figures[key]})", ""]
-    if top:
-        lines += ["## Top nodes", "", f"| node | parent | operator | {metric.name} | plan |", "|---:|---:|---|---:|---|"]
-        for n in top[:_TOP]:
-            plan = n.plan.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {n.id} | {n.parent_id or '-'} | {n.operator} | {n.metric:.6g} | {plan} |")
-        lines.append("")
-    if best is not None:
-        path = _path(best, {n.id: n for n in nodes})
-        lines += ["## How the search got there", ""]
-        for n in path:
-            score = f"{n.metric:.6g}" if n.metric is not None else n.status.value
-            lines.append(f"1. node {n.id} ({n.operator}, {score}): {n.plan}")
-        lines.append("")
-        node_dir = store.node_dir(run.id, best.id)
-        lines += ["## Reproduce the best node", "", "```sh", f"cd {shlex.quote(str(node_dir))} && python experiment.py",
-                  "```", "", "```python", (best.code or "").rstrip(), "```", ""]
-    failures = [n for n in nodes if n.status in (NodeStatus.buggy, NodeStatus.failed, NodeStatus.flagged)]
-    if failures:
-        lines += ["## What failed", ""]
-        reasons: dict[str, int] = {}
-        for n in failures:
-            reason = (n.error or n.status.value).splitlines()[0][:100]
-            reasons[reason] = reasons.get(reason, 0) + 1
-        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:10]:
-            lines.append(f"- {count} x {reason}")
-        lines.append("")
-    lines += ["## Limitations", "",
-              "- The metric is the one the experiment itself wrote to `metrics.json`; it was not re-measured "
-              "on held-out data unless the idea provided a held-out script.",
-              "- Each node ran once: differences smaller than the run-to-run noise of the experiment are not evidence.",
-              ""]
-    return "\n".join(lines)
+def _cached_prose(out: Path, key: str, model: str) -> Any:
+    from discovery.writeup.prose import Prose
+    from reviewers.grounding import GroundingReport
+
+    path = out / PROSE_CACHE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if data.get("digest") != key or data.get("author") != model:
+        return None
+    g = data.get("grounding") or {}
+    return Prose(abstract=data["abstract"], discussion=data["discussion"], limitations=data["limitations"],
+                 author=model, grounding=GroundingReport(checked=g.get("checked", 0), dropped=g.get("dropped", []),
+                                                         rewritten=g.get("rewritten", False)),
+                 notes=data.get("notes", []), calls=int(data.get("calls", 0)), cost=float(data.get("cost", 0.0)))
 
 
-def _path(node: Node, by_id: dict[int, Node]) -> list[Node]:
-    path = [node]
-    while path[-1].parent_id is not None and path[-1].parent_id in by_id:
-        path.append(by_id[path[-1].parent_id])
-    return path[::-1]
+def _cache_prose(out: Path, key: str, prose: Any) -> None:
+    g = prose.grounding
+    grounding = {"checked": g.checked, "rewritten": g.rewritten, "dropped": g.dropped} if g else {}
+    data = {"digest": key, "author": prose.author, "abstract": prose.abstract, "discussion": prose.discussion,
+            "limitations": prose.limitations, "notes": prose.notes, "grounding": grounding, "calls": prose.calls,
+            "cost": prose.cost}
+    (out / PROSE_CACHE).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    (out / GROUNDING_FILE).write_text(json.dumps({"author": prose.author, **grounding}, indent=1), encoding="utf-8")
