@@ -78,8 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
     p.add_argument("--node", type=int, help="show this node in full")
 
-    p = sub.add_parser("report", help="write (again) the report of a run")
+    p = sub.add_parser("report", help="write (again) the report of a run, with its review")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("--offline", action="store_true", help="templates and the checklist, even for a run with a model")
+    p.add_argument("--no-panel", action="store_true", help="skip the review panel (the checklist still runs)")
+    p.add_argument("--reviewers", type=int, default=3, choices=range(1, 5), metavar="N",
+                   help="reviewers on the panel, 1-4 (default 3)")
+    p.add_argument("--refresh", action="store_true", help="ask the model again even when nothing changed")
+    _model_flags(p)
     return parser
 
 
@@ -300,10 +306,19 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from discovery.report import write_report
 
-    store = _open_store(args, readonly=True)
+    store = _open_store(args)  # the report may store its review and its model calls
     run_id = store.resolve_run(args.run)
+    run = store.get_run(run_id)
     store.close()
-    print(write_report(args.runs_dir, run_id))
+    llm = None
+    given = ("model", "api_base", "writeup_model", "review_model", "config_file")
+    if not args.offline and any(getattr(args, k, None) for k in given):
+        from agents.llm import LLMConfig
+
+        config = _configure_model(args, run.config)
+        llm = LLMConfig.model_validate(config.llm) if config.llm else None
+    print(write_report(args.runs_dir, run_id, llm=llm, panel=not args.no_panel, reviewers=args.reviewers,
+                       refresh=args.refresh, offline=args.offline))
     return 0
 
 

@@ -24,6 +24,11 @@ def show_run(store: RunStore, run_id: str) -> str:
         lines.append(f"  forked from {run.parent_run_id} node {run.parent_node_id}")
     lines += ["", summary_table(store, run_id)]
     lines += _final_lines(store, run_id, {n.id: n for n in nodes})
+    from discovery.writeup.review import review_summary
+
+    review = review_summary(store.run_dir(run_id) / "report", store, run_id)
+    if review:
+        lines += ["", *review]
     lines += ["", "tree:"]
     children: dict[int | None, list[int]] = {}
     by_id = {n.id: n for n in nodes}

@@ -136,6 +136,11 @@ class RunStore:
                 pk="id",
             )
             self.db["value_estimates"].create_index(["run_id", "node_id"])
+        if "writeup_reviews" not in tables:
+            self.db["writeup_reviews"].create(
+                {"id": int, "run_id": str, "kind": str, "created_at": float, "payload": str}, pk="id"
+            )
+            self.db["writeup_reviews"].create_index(["run_id", "id"])
         if "events" not in tables:
             self.db["events"].create(
                 {"id": int, "run_id": str, "ts": float, "kind": str, "node_id": int, "message": str},
@@ -323,6 +328,18 @@ class RunStore:
             return []
         where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
         return list(self.db["value_estimates"].rows_where(where, params, order_by="id"))
+
+    def save_writeup_review(self, run_id: str, kind: str, payload_json: str) -> None:
+        """Keep the review of a run's write-up (kind 'panel' or 'checklist'; payload: WriteupReview JSON)."""
+        with self.db.conn:
+            self.db["writeup_reviews"].insert({"run_id": run_id, "kind": kind, "created_at": time.time(),
+                                               "payload": payload_json})
+
+    def writeup_reviews(self, run_id: str) -> list[dict[str, Any]]:
+        """Reviews of the run's write-up, oldest first."""
+        if "writeup_reviews" not in self.db.table_names():
+            return []
+        return list(self.db["writeup_reviews"].rows_where("run_id = ?", [run_id], order_by="id"))
 
     # -- events and commands --------------------------------------------------------------
 
