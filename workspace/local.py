@@ -90,10 +90,9 @@ class LocalWorkspace:
             _pump(proc.stderr, err, request.workdir / "stderr.txt"),
         )
         try:
-            await asyncio.wait_for(proc.wait(), timeout=request.time_limit)
-        except asyncio.TimeoutError:
-            timed_out = True
-            await _kill_group(proc)
+            if not await _exited(proc, request.time_limit):
+                timed_out = True
+                await _kill_group(proc)
         except asyncio.CancelledError:
             cancelled = True
             await _kill_group(proc)
@@ -143,6 +142,28 @@ async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: P
             if room > 0:
                 f.write(chunk[:room])
                 f.flush()
+
+
+async def _exited(proc: asyncio.subprocess.Process, limit: float) -> bool:
+    """Wait up to ``limit`` seconds for the process itself to exit; True when it did.
+
+    On Python 3.11 ``proc.wait()`` returns only once the output pipes close, so a node whose
+    main process exited but left a background child holding stdout would look timed out.
+    The return code is set at exit, before the pipes close: look at it too.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    waiter = asyncio.ensure_future(proc.wait())
+    try:
+        while proc.returncode is None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            # No added latency in the usual case: wait() finishing ends this at once.
+            await asyncio.wait({waiter}, timeout=min(0.1, remaining))
+        return True
+    finally:
+        waiter.cancel()
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -110,3 +110,12 @@ def test_capped_buffer_keeps_head_and_tail() -> None:
     assert buf.total == 16
     assert buf.text().startswith("abcde") and buf.text().endswith("lmnop")
     assert "6 bytes cut" in buf.text()
+
+
+async def test_a_background_child_holding_stdout_does_not_make_a_timeout(tmp_path: Path) -> None:
+    code = ("import json, subprocess\nsubprocess.Popen(['sleep', '30'])\n"
+            "json.dump({'acc': 1}, open('metrics.json', 'w'))\nprint('done')\n")
+    t0 = time.monotonic()
+    result = await LocalWorkspace().execute(request(tmp_path, code, time_limit=10))
+    assert not result.timed_out and result.exit_code == 0 and result.metrics == {"acc": 1}
+    assert time.monotonic() - t0 < 5  # the straggler was killed with the group, not waited for
