@@ -8,6 +8,7 @@ environment. The Ray tests skip when Ray is not installed (``pip install -e '.[r
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -361,3 +362,26 @@ async def test_a_run_survives_a_dead_worker_machine(cluster, tmp_path: Path) -> 
     assert "attempt 1 was lost" in lost.stderr_tail
     assert not alive(victim["pid"]), "the node process on the dead machine is still running"
     assert sum(n.status.value == "good" for n in nodes) >= 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed (pip install -e '.[ray]')")
+def test_cli_run_with_the_ray_workspace(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from runs.store import RunStore
+    from tests.conftest import EXAMPLES, ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RAY_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-m", "discovery.cli", "run", str(EXAMPLES / "ridge_degree" / "idea.md"),
+                           "--workspace", "ray", "--ray-address", "local", "--budget", "3", "--workers", "2"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    store = RunStore(tmp_path / "runs", readonly=True)
+    run_id = store.resolve_run(None)
+    assert store.get_run(run_id).workspace == "ray"
+    nodes = store.nodes(run_id)
+    assert len(nodes) == 3 and all(n.status.value == "good" for n in nodes)
+    assert all((store.node_dir(run_id, n.id) / "ray.json").exists() for n in nodes)
