@@ -68,13 +68,15 @@ def with_model(config: RunConfig, llm: Any) -> RunConfig:
     return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
-WORKSPACES = ("auto", "local", "docker")
+WORKSPACES = ("auto", "local", "docker", "ray")
 
 
 def preflight(config: RunConfig, idea: Idea) -> None:
     """Raise ConfigError for a workspace or GPU request that cannot be met, before a run is stored."""
     if config.workspace not in WORKSPACES:
         raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
+    if config.workspace == "ray":
+        return  # connecting is the check, and make_ray_workspace does it before any node is created
     if config.workspace == "docker":
         from workspace.docker import engine_status, image_status
         from workspace.docker_spec import DEFAULT_IMAGE
@@ -91,6 +93,8 @@ def make_workspace(config: RunConfig, idea: Idea) -> Any:
     """Docker when asked, or (``auto``) when an engine and the image answer; else local."""
     if config.workspace not in WORKSPACES:
         raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
+    if config.workspace == "ray":
+        return make_ray_workspace(config, idea)
     if config.workspace in ("auto", "docker"):
         from workspace.docker import DockerWorkspace, engine_status, image_status
         from workspace.docker_spec import DEFAULT_IMAGE
@@ -106,6 +110,23 @@ def make_workspace(config: RunConfig, idea: Idea) -> Any:
     from workspace.local import LocalWorkspace
 
     return LocalWorkspace()
+
+
+def make_ray_workspace(config: RunConfig, idea: Idea) -> Any:
+    """Nodes as Ray tasks; Ray, not our allocator, assigns the GPUs on whichever machine runs them."""
+    from workspace.gpus import default_share
+    from workspace.ray_workspace import RayUnavailable, RayWorkspace
+
+    workspace = RayWorkspace(config.ray_address, inner="local", num_cpus=1)
+    try:
+        workspace.connect()  # fail fast, before any node is created
+    except RayUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    share = config.gpus_per_node if config.gpus_per_node is not None else idea.gpus_per_node
+    if share is None:
+        share = default_share(config.workers, int(workspace.cluster()["gpus_total"]))
+    workspace.num_gpus = share
+    return workspace
 
 
 def make_gpus(config: RunConfig, idea: Idea) -> tuple[Any, float]:
@@ -176,8 +197,14 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
                          max_debug_depth=config.max_debug_depth)
-    workspace = make_workspace(config, run.idea)
-    gpus, share = make_gpus(config, run.idea)
+    try:
+        workspace = make_workspace(config, run.idea)
+        gpus, share = (None, 0.0) if workspace.name == "ray" else make_gpus(config, run.idea)
+    except ConfigError as exc:
+        # Nothing ran: leave the run resumable, and say why it did not start.
+        store.update_run(run.id, status="stopped", pid=None)
+        store.add_event(run.id, "start_failed", str(exc))
+        raise
     if workspace.name != run.workspace:
         store.update_run(run.id, workspace=workspace.name)
         run = run.model_copy(update={"workspace": workspace.name})
@@ -188,7 +215,7 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
                     progress=progress or SilentProgress(), gpus=gpus, gpu_share=share)
     engine.progress.message(f"discover: {workspace.name} workspace" + (
-        f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus.ids and share else ""))
+        f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus is not None and gpus.ids and share else ""))
     client = getattr(engine.agent, "client", None)
     if client is not None:
         # One client for operators, value agent and reviewers: one concurrency limit, one ledger.

@@ -91,8 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where nodes run")
-    g.add_argument("--workspace", choices=("auto", "local", "docker"),
-                   help="auto (default, or DISCOVER_WORKSPACE): Docker when an engine and the image answer, else local")
+    g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"),
+                   help="auto (default, or DISCOVER_WORKSPACE): Docker when an engine and the image answer, else "
+                        "local; ray: each node a Ray task on a cluster")
+    g.add_argument("--ray-address", help="Ray cluster address (HOST:PORT, ray://HOST:PORT or local); "
+                                         "default RAY_ADDRESS")
     g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
     g.add_argument("--gpus", help="GPUs to hand out: all (default), none, or ids such as 0,1")
     g.add_argument("--gpus-per-node", type=float,
@@ -341,6 +344,15 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
             extra.append(("model", str(exc)))
     else:
         extra.append(("model", "none configured (DISCOVER_MODEL or --model): the offline agent runs"))
+    if os.environ.get("RAY_ADDRESS"):
+        from workspace.ray_workspace import RayUnavailable, cluster_resources
+
+        try:
+            c = cluster_resources(os.environ["RAY_ADDRESS"])
+            extra.append(("ray", f"{c['address']}: {c['nodes']} nodes, {c['cpus_free']:g}/{c['cpus_total']:g} CPUs "
+                                 f"and {c['gpus_free']:g}/{c['gpus_total']:g} GPUs free"))
+        except RayUnavailable as exc:
+            extra.append(("ray", str(exc)))
     print(doctor_report(extra=extra))
     return 0
 

@@ -116,6 +116,7 @@ class RunConfig(BaseModel):
     workspace: str = Field(default_factory=lambda: os.environ.get("DISCOVER_WORKSPACE", "auto"))
     image: str | None = None  # Docker image (overrides the idea's)
     gpus: str = "all"  # all | none | 0,1
+    ray_address: str | None = None  # --workspace ray: HOST:PORT, ray://HOST:PORT or local; None: RAY_ADDRESS
     gpus_per_node: float | None = Field(default=None, ge=0)  # overrides the idea's
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# The one test command: installs the project with its test extras, starts a Docker engine
+# The one test command: installs the project with its test and Ray extras, starts a Docker engine
 # when one can be started (Docker tests skip with a reason otherwise), then runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install -q --disable-pip-version-check -e '.[test]'
+python -m pip install -q --disable-pip-version-check -e '.[test,ray]'
 # Headless Chromium opens the HTML reports in tests (they skip, saying so, where it cannot be installed).
 if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; }) \

@@ -9,7 +9,7 @@ import pytest
 from agents.llm import LLMCall, LLMClient, node_scope
 from agents.llm_agent import LLMAgent
 from agents.value import estimate_value
-from discovery.api import create_run
+from discovery.api import create_run, with_model
 from discovery.engine import Engine
 from discovery.graph import run_loop
 from discovery.idea import load_idea
@@ -82,7 +82,7 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         config = fast_config(server, model="openai/gpt-4o-mini")  # a priced model: cost is counted
         client = LLMClient(config, calls.append)
         store = RunStore(tmp_path / "runs")
-        run_config = RunConfig(budget=6, workers=2, debug_prob=1.0, model=config.model, api_base=config.api_base)
+        run_config = with_model(RunConfig(budget=6, workers=2, debug_prob=1.0), config)
         run = create_run(store, load_idea(EXAMPLES / "mlp_spirals" / "idea.md"), run_config)
         workspace = LocalWorkspace()
         engine = ScopedEngine(store=store, run=run, policy=make_policy("greedy", num_drafts=3, debug_prob=1.0),
