@@ -51,7 +51,9 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     calls = store.llm_calls(run_id)
     roles = {c["role"] for c in calls}
     assert {"draft", "debug", "improve", "review", "value_before", "value_after"} <= roles
-    assert all(c["node_id"] in nodes for c in calls)
+    node_calls = [c for c in calls if c["node_id"] is not None]
+    report_calls = [c for c in calls if c["node_id"] is None]  # the write-up and its review panel
+    assert all(c["node_id"] in nodes for c in node_calls) and report_calls
     assert run.cost == pytest.approx(sum(c["cost"] for c in calls)) and run.cost > 0
     flagged = [n for n in nodes.values() if n.status == NodeStatus.flagged]
     assert flagged and all(n.params.get("LR") == 1.0 for n in flagged)
