@@ -28,7 +28,10 @@ class Reviewing(Scientist):
         if '"verdict"' in text and "LR = 1.0" in text:
             return Reply('{"score": 2, "verdict": "invalid", "issues": ["validation rows reused for training"],'
                          ' "summary": "Leakage between train and validation."}')
-        return super().__call__(req)
+        reply = super().__call__(req)
+        # The write-up's prompts are not scripted here (tests/discovery/test_report.py covers them):
+        # refuse them at once with a 400, which is not retried, rather than a 500 that backs off.
+        return Reply(status=400) if reply.status == 500 else reply
 
 
 def discover(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
