@@ -24,9 +24,22 @@ class ConfigError(ValueError):
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """RunConfig from the ``run`` command's flags."""
+    return _validated(_flag_fields(args, FLAGS))
+
+
+def updates_from_args(args: argparse.Namespace) -> dict[str, object]:
+    """RunConfig fields given on a resume or fork command line, each checked on its own."""
+    updates = _flag_fields(args, ("budget", "time_limit", "workers", "policy"))
+    for key, value in updates.items():
+        _validated({key: value})
+    return updates
+
+
+def _flag_fields(args: argparse.Namespace, keys: object) -> dict[str, object]:
+    """The given flags among ``keys``, with --time parsed and --policy checked."""
     from search.policy import POLICIES
 
-    fields = {k: getattr(args, k) for k in FLAGS if getattr(args, k, None) is not None}
+    fields = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     if "time_limit" in fields:
         try:
             fields["time_limit"] = parse_duration(fields["time_limit"])
@@ -34,31 +47,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             raise ConfigError(f"--time: {exc}") from None
     if fields.get("policy") not in (None, *POLICIES):
         raise ConfigError(f"--policy: unknown policy {fields['policy']!r} (choose from {', '.join(POLICIES)})")
+    return fields
+
+
+def _validated(fields: dict[str, object]) -> RunConfig:
     try:
         return RunConfig(**fields)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "config"
         raise ConfigError(f"{FLAGS.get(field, field)}: {err['msg']}") from None
-
-
-def updates_from_args(args: argparse.Namespace) -> dict[str, object]:
-    """RunConfig fields given on a resume or fork command line (validated later, with the run)."""
-    keys = ("budget", "time_limit", "workers", "policy")
-    updates = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    if "time_limit" in updates:
-        try:
-            updates["time_limit"] = parse_duration(updates["time_limit"])
-        except DurationError as exc:
-            raise ConfigError(f"--time: {exc}") from None
-    if "policy" in updates:
-        from search.policy import POLICIES
-
-        if updates["policy"] not in POLICIES:
-            raise ConfigError(f"--policy: unknown policy {updates['policy']!r} (choose from {', '.join(POLICIES)})")
-    for key, value in updates.items():
-        try:
-            RunConfig(**{key: value})
-        except ValidationError as exc:
-            raise ConfigError(f"{FLAGS.get(key, key)}: {exc.errors()[0]['msg']}") from None
-    return updates
