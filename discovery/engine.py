@@ -58,6 +58,7 @@ class Engine:
     tasks: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
     work: dict[int, NodeWork] = field(default_factory=dict)
     tried: set[str] = field(default_factory=set)
+    cancelled: set[int] = field(default_factory=set)  # kept so that spent_nodes() is O(1)
     forced: list[int] = field(default_factory=list)  # nodes the user asked to expand next
     stop_reason: StopReason | None = None
     paused: bool = False
@@ -100,12 +101,16 @@ class Engine:
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
-        return sum(1 for n in self.nodes.values() if n.status != NodeStatus.cancelled)
+        return len(self.nodes) - len(self.cancelled)
 
     def _remember(self, node: Node) -> None:
         light = node.model_copy(update={"code": None, "stdout_tail": "", "stderr_tail": ""})
         known = node.id in self.nodes
         self.nodes[node.id] = light
+        if node.status == NodeStatus.cancelled:
+            self.cancelled.add(node.id)
+        else:
+            self.cancelled.discard(node.id)
         if node.params:
             self.tried.add(params_key(node.params))
         if known:
@@ -227,6 +232,7 @@ class Engine:
             self.store.db.execute("delete from nodes where run_id = ? and id = ?", [self.run.id, node.id])
             self.store.db.conn.commit()
             self.nodes.pop(node.id, None)
+            self.cancelled.discard(node.id)
             self.tree.remove(node.id)
             if node.parent_id is None:
                 self.tree.drafts_exhausted = True
