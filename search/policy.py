@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from search.tree import SearchTree
@@ -27,13 +27,31 @@ class Policy(Protocol):
         ...
 
 
-POLICIES = ("greedy",)
+POLICIES = ("mcts", "greedy", "bfts")
+
+
+def policy_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``params`` that dataclass ``cls`` has a field for (None means: default)."""
+    names = {f.name for f in fields(cls) if f.init and f.name != "name"}
+    return {k: v for k, v in params.items() if k in names and v is not None}
 
 
 def make_policy(name: str, **params: Any) -> Policy:
-    """Build the policy called ``name`` with the parameters it understands."""
+    """Build the policy called ``name`` with the parameters it understands.
+
+    Every policy takes ``num_drafts``, ``debug_prob`` and ``max_debug_depth``; the others
+    (``c_puct`` and friends for mcts) are ignored by policies that have no use for them.
+    """
     if name == "greedy":
         from search.greedy import GreedyPolicy
 
-        return GreedyPolicy.from_params(params)
+        return GreedyPolicy(**policy_params(GreedyPolicy, params))
+    if name == "bfts":
+        from search.bfts import BFTSPolicy
+
+        return BFTSPolicy(**policy_params(BFTSPolicy, params))
+    if name == "mcts":
+        from search.mcts import MCTSPolicy
+
+        return MCTSPolicy(**policy_params(MCTSPolicy, params))
     raise ValueError(f"--policy: unknown policy {name!r} (choose from {', '.join(POLICIES)})")
