@@ -196,7 +196,7 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
 
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
-                         max_debug_depth=config.max_debug_depth)
+                         max_debug_depth=config.max_debug_depth, c_puct=config.c_puct)
     try:
         workspace = make_workspace(config, run.idea)
         gpus, share = (None, 0.0) if workspace.name == "ray" else make_gpus(config, run.idea)

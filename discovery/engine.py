@@ -76,7 +76,7 @@ class Engine:
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
-        self.tree = SearchTree(self.run.idea.metric.direction)
+        self.tree = SearchTree(self.run.idea.metric.direction, max_debug_depth=self.run.config.max_debug_depth)
         self.rng = random.Random(self.run.config.seed)
         self.prior_elapsed = self.run.elapsed
         for node in self.store.nodes(self.run.id, with_code=False):
@@ -234,10 +234,7 @@ class Engine:
             self.nodes.pop(node.id, None)
             self.cancelled.discard(node.id)
             self.tree.remove(node.id)
-            if node.parent_id is None:
-                self.tree.drafts_exhausted = True
-            else:
-                self.tree.nodes[node.parent_id].exhausted = True
+            self.tree.mark_exhausted(node.parent_id)  # None: no new draft is left
             return
         now = time.time()
         update: dict[str, Any] = {"finished_at": now}

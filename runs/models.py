@@ -107,7 +107,8 @@ class RunConfig(BaseModel):
     time_limit: float | None = Field(default=None, gt=0)  # seconds for the whole run
     max_cost: float | None = Field(default=None, ge=0)  # USD
     workers: int = Field(default=2, ge=1, le=256)
-    policy: str = "greedy"
+    policy: str = "mcts"
+    c_puct: float | None = Field(default=None, gt=0)  # mcts exploration below the root; None: the policy's default
     seed: int = 0
     model: str | None = None
     api_base: str | None = None

@@ -46,7 +46,7 @@ DEMO_NODES = [
 def demo_run(run_id: str = RUN_ID, *, status: str = "running", budget: int = 20) -> Run:
     idea = Idea(title="Learning rate and width of a tiny model", metric=MetricSpec(name="score"),
                 source="examples/demo/idea.md")
-    return Run(id=run_id, idea=idea, config=RunConfig(budget=budget, workers=2, seed=0), status=status,
+    return Run(id=run_id, idea=idea, config=RunConfig(budget=budget, workers=2, seed=0, policy="greedy"), status=status,
                created_at=T0, elapsed=125.0, cost=0.0)
 
 
