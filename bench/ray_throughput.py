@@ -33,16 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-TRIVIAL = "import json\nX = 0\nY = 0\njson.dump({'score': -(X - 7) ** 2 - (Y - 3) ** 2}, open('metrics.json', 'w'))\n"
-
-
-def make_idea(folder: Path) -> Path:
-    (folder / "baseline.py").write_text(TRIVIAL)
-    values = list(range(0, 20))
-    (folder / "idea.md").write_text(
-        f"---\ntitle: Trivial\nmetric: score\nbaseline: baseline.py\nsearch_space: {{X: {values}, Y: {values}}}\n"
-        "time_limit: 30\n---\n# Trivial\n")
-    return folder / "idea.md"
+from overhead import make_idea  # noqa: E402 - the same trivial experiment as bench/overhead.py
 
 
 class DescendantMemory:
