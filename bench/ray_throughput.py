@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from overhead import make_idea  # noqa: E402 - the same trivial experiment as bench/overhead.py
+from overhead import TRIVIAL, make_idea  # noqa: E402 - the same trivial experiment as bench/overhead.py
 
 
 class DescendantMemory:
