@@ -26,6 +26,7 @@ from workspace.base import ExecRequest, ExecResult, Workspace
 
 StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
 _POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
+_RESOURCES_SECONDS = 10.0  # how often the machines' free GPUs are written for the TUI
 _TAIL = 4000  # characters of stdout/stderr kept in the node row
 
 
@@ -66,6 +67,7 @@ class Engine:
     started: float = field(default_factory=time.monotonic)
     prior_elapsed: float = 0.0
     last_poll: float = 0.0
+    last_resources: float = float("-inf")
     nothing_to_do: bool = False  # the policy had no action at the last launch
     requeued: list[int] = field(default_factory=list)  # unfinished nodes of a resumed run, run first
     final_task: asyncio.Task[Any] | None = None
@@ -387,10 +389,29 @@ class Engine:
         if not force and now - self.last_poll < _POLL_SECONDS:
             return
         self.last_poll = now
-        self.store.update_run(self.run.id, heartbeat=time.time(), elapsed=self.elapsed())
+        update: dict[str, Any] = {"heartbeat": time.time(), "elapsed": self.elapsed()}
+        if now - self.last_resources >= _RESOURCES_SECONDS:
+            self.last_resources = now
+            resources = self._resources()
+            if resources is not None:
+                update["resources"] = resources
+        self.store.update_run(self.run.id, **update)
         for cmd in self.store.pending_commands(self.run.id):
             self._apply(cmd.kind, cmd.node_id)
             self.store.mark_command_done(cmd.id or 0)
+
+    def _resources(self) -> dict[str, Any] | None:
+        """Free and total GPUs (and a Ray cluster's CPUs and nodes), for the TUI header."""
+        cluster = getattr(self.workspace, "cluster", None)
+        if cluster is not None:
+            try:
+                return cluster()
+            except Exception as exc:  # a cluster that stops answering must not stop the search
+                return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+        if self.gpus is not None and self.gpus.ids:
+            free = sum(self.gpus.free.values()) / 1000  # the allocator counts thousandths of a GPU
+            return {"gpus_total": float(len(self.gpus.ids)), "gpus_free": free}
+        return None
 
     def _apply(self, kind: str, node_id: int | None) -> None:
         if kind == "pause":

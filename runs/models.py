@@ -200,6 +200,9 @@ class Run(BaseModel):
     heartbeat: float | None = None
     elapsed: float = 0.0  # seconds spent searching, over all sessions of the run
     cost: float = 0.0
+    # What the run's machines offer now (GPUs and CPUs, free and total; nodes for a Ray cluster),
+    # refreshed by the orchestrator so the TUI can show it without joining anything itself.
+    resources: dict[str, Any] | None = None
 
 
 class Event(BaseModel):

@@ -22,7 +22,7 @@ from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Run,
 DB_NAME = "discover.db"
 
 _NODE_JSON = ("params", "metrics")
-_RUN_JSON = ("idea", "config")
+_RUN_JSON = ("idea", "config", "resources")
 
 
 class StoreError(Exception):
@@ -70,7 +70,7 @@ class RunStore:
                     "id": str, "idea": str, "config": str, "status": str, "created_at": float,
                     "finished_at": float, "best_node_id": int, "parent_run_id": str,
                     "parent_node_id": int, "agent": str, "workspace": str, "pid": int,
-                    "heartbeat": float, "elapsed": float, "cost": float,
+                    "heartbeat": float, "elapsed": float, "cost": float, "resources": str,
                 },
                 pk="id",
                 not_null={"idea", "config", "status", "created_at"},
@@ -377,6 +377,7 @@ def _run_row(run: Run) -> dict[str, Any]:
     row = run.model_dump(exclude={"idea", "config"})
     row["idea"] = run.idea.model_dump_json()
     row["config"] = run.config.model_dump_json()
+    row["resources"] = json.dumps(run.resources) if run.resources is not None else None
     return row
 
 
@@ -384,6 +385,8 @@ def _run_from_row(row: dict[str, Any]) -> Run:
     data = dict(row)
     data["idea"] = Idea.model_validate_json(data["idea"])
     data["config"] = RunConfig.model_validate_json(data["config"])
+    if data.get("resources"):
+        data["resources"] = json.loads(data["resources"])
     return Run.model_validate({k: v for k, v in data.items() if v is not None})
 
 

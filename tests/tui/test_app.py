@@ -289,3 +289,16 @@ async def test_an_empty_run_fills_in_as_nodes_arrive(tmp_path):
         await pilot.press("ctrl+c")
     assert app.return_value is None
     writer.close()
+
+
+async def test_header_shows_the_machines_free_gpus_and_cluster(demo_store):
+    root, run_id = demo_store
+    writer = RunStore(root)
+    writer.update_run(run_id, resources={"gpus_total": 2.0, "gpus_free": 0.5, "nodes": 3, "cpus_total": 12.0,
+                                         "cpus_free": 7.0})
+    writer.close()
+    app = _app(root, run_id)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "gpus free 0.5/2" in text and "cluster 3 nodes, 7/12 CPUs free" in text

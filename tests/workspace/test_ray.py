@@ -382,6 +382,7 @@ def test_cli_run_with_the_ray_workspace(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs", readonly=True)
     run_id = store.resolve_run(None)
     assert store.get_run(run_id).workspace == "ray"
+    assert store.get_run(run_id).resources["nodes"] >= 1  # the cluster, as the TUI header shows it
     nodes = store.nodes(run_id)
     assert len(nodes) == 3 and all(n.status.value == "good" for n in nodes)
     assert all((store.node_dir(run_id, n.id) / "ray.json").exists() for n in nodes)

@@ -57,4 +57,14 @@ def header_text(w: RunWatcher) -> Text:
     ):
         text.append(f"  {label} ", style="dim")
         text.append(value)
+    res = run.resources or {}
+    if res.get("gpus_total"):
+        text.append("  gpus free ", style="dim")
+        text.append(f"{res['gpus_free']:g}/{res['gpus_total']:g}")
+    if res.get("nodes"):
+        text.append("  cluster ", style="dim")
+        text.append(f"{res['nodes']} nodes, {res.get('cpus_free', 0):g}/{res.get('cpus_total', 0):g} CPUs free")
+    if res.get("error"):
+        text.append("  cluster ", style="dim")
+        text.append(res["error"], style="red")
     return text
