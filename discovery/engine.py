@@ -260,6 +260,9 @@ class Engine:
             update.update(status=NodeStatus.failed, error=work.error or "the agent produced no code")
         node = node.model_copy(update=update)
         self._save(node)
+        # The finished node changed the statistics of every subtree on its path: the TUI shows them.
+        self.store.set_subtree_stats(self.run.id, (
+            (i, self.tree.nodes[i].visits, self.tree.nodes[i].sub_best) for i in self.tree.path_to(node.id)))
         self.store.add_event(self.run.id, "node_finished", _summary(node), node.id)
         self.progress.node_finished(self, node)
 

@@ -22,7 +22,90 @@ from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Run,
 DB_NAME = "discover.db"
 
 _NODE_JSON = ("params", "metrics")
+_DERIVED = ("updated_at", "visits", "q")  # node columns that are bookkeeping, not Node fields
 _RUN_JSON = ("idea", "config", "resources")
+
+
+# Every table: its columns, primary key and indexes. Columns are only ever added, so that a
+# newer discover opens an older store (missing columns are added on open).
+SCHEMA: dict[str, dict[str, Any]] = {
+    "runs": {
+        "columns": {
+            "id": str, "idea": str, "config": str, "status": str, "created_at": float, "finished_at": float,
+            "best_node_id": int, "parent_run_id": str, "parent_node_id": int, "agent": str, "workspace": str,
+            "pid": int, "heartbeat": float, "elapsed": float, "cost": float, "resources": str,
+        },
+        "pk": "id",
+        "not_null": {"idea", "config", "status", "created_at"},
+    },
+    "nodes": {
+        "columns": {
+            "run_id": str, "id": int, "parent_id": int, "depth": int, "operator": str, "status": str, "plan": str,
+            "code": str, "params": str, "metric": float, "metrics": str, "error": str, "exit_code": int,
+            "timed_out": int, "exec_seconds": float, "stdout_tail": str, "stderr_tail": str, "created_at": float,
+            "started_at": float, "finished_at": float, "debug_depth": int, "value": float, "pruned": int,
+            "attempts": int, "metric_source": str, "updated_at": float,
+            # The search's statistics of the node's subtree, for the TUI: finished nodes, best metric.
+            "visits": int, "q": float,
+        },
+        "pk": ("run_id", "id"),
+        "indexes": [["run_id", "status"], ["run_id", "updated_at"]],
+    },
+    "attempts": {
+        "columns": {
+            "run_id": str, "node_id": int, "attempt": int, "status": str, "error": str, "stdout_tail": str,
+            "stderr_tail": str, "exec_seconds": float, "started_at": float, "finished_at": float,
+        },
+        "pk": ("run_id", "node_id", "attempt"),
+    },
+    "evaluations": {
+        "columns": {
+            "run_id": str, "node_id": int, "kind": str, "seed": int, "status": str, "metric": float,
+            "metrics": str, "error": str, "exec_seconds": float, "created_at": float,
+        },
+        "pk": ("run_id", "node_id", "kind", "seed"),
+    },
+    "llm_calls": {
+        "columns": {
+            "id": int, "run_id": str, "node_id": int, "role": str, "model": str, "attempt": int, "tokens_in": int,
+            "tokens_out": int, "cost": float, "latency": float, "error": str, "request_id": str,
+            "prompt_hash": str, "started_at": float,
+        },
+        "pk": "id",
+        "indexes": [["run_id", "node_id"]],
+    },
+    "reviews": {
+        "columns": {
+            "id": int, "run_id": str, "node_id": int, "reviewer": str, "model": str, "score": float,
+            "verdict": str, "issues": str, "summary": str, "plots": str, "created_at": float,
+        },
+        "pk": "id",
+        "indexes": [["run_id", "node_id"]],
+    },
+    "value_estimates": {
+        "columns": {
+            "id": int, "run_id": str, "node_id": int, "stage": str, "value": float, "explanation": str,
+            "model": str, "created_at": float,
+        },
+        "pk": "id",
+        "indexes": [["run_id", "node_id"]],
+    },
+    "writeup_reviews": {
+        "columns": {"id": int, "run_id": str, "kind": str, "created_at": float, "payload": str},
+        "pk": "id",
+        "indexes": [["run_id", "id"]],
+    },
+    "events": {
+        "columns": {"id": int, "run_id": str, "ts": float, "kind": str, "node_id": int, "message": str},
+        "pk": "id",
+        "indexes": [["run_id", "id"]],
+    },
+    "commands": {
+        "columns": {"id": int, "run_id": str, "kind": str, "node_id": int, "created_at": float, "done_at": float},
+        "pk": "id",
+        "indexes": [["run_id", "done_at"]],
+    },
+}
 
 
 class StoreError(Exception):
@@ -63,96 +146,18 @@ class RunStore:
     # -- schema -------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
+        """Create missing tables and add columns that a store from an older version lacks."""
         tables = set(self.db.table_names())
-        if "runs" not in tables:
-            self.db["runs"].create(
-                {
-                    "id": str, "idea": str, "config": str, "status": str, "created_at": float,
-                    "finished_at": float, "best_node_id": int, "parent_run_id": str,
-                    "parent_node_id": int, "agent": str, "workspace": str, "pid": int,
-                    "heartbeat": float, "elapsed": float, "cost": float, "resources": str,
-                },
-                pk="id",
-                not_null={"idea", "config", "status", "created_at"},
-            )
-        if "nodes" not in tables:
-            self.db["nodes"].create(
-                {
-                    "run_id": str, "id": int, "parent_id": int, "depth": int, "operator": str,
-                    "status": str, "plan": str, "code": str, "params": str, "metric": float,
-                    "metrics": str, "error": str, "exit_code": int, "timed_out": int,
-                    "exec_seconds": float, "stdout_tail": str, "stderr_tail": str,
-                    "created_at": float, "started_at": float, "finished_at": float,
-                    "debug_depth": int, "value": float, "pruned": int, "attempts": int, "metric_source": str,
-                    "updated_at": float,
-                },
-                pk=("run_id", "id"),
-                foreign_keys=[("run_id", "runs", "id")],
-            )
-            self.db["nodes"].create_index(["run_id", "status"])
-            self.db["nodes"].create_index(["run_id", "updated_at"])
-        if "attempts" not in tables:
-            self.db["attempts"].create(
-                {
-                    "run_id": str, "node_id": int, "attempt": int, "status": str, "error": str,
-                    "stdout_tail": str, "stderr_tail": str, "exec_seconds": float, "started_at": float,
-                    "finished_at": float,
-                },
-                pk=("run_id", "node_id", "attempt"),
-            )
-        if "evaluations" not in tables:
-            self.db["evaluations"].create(
-                {
-                    "run_id": str, "node_id": int, "kind": str, "seed": int, "status": str, "metric": float,
-                    "metrics": str, "error": str, "exec_seconds": float, "created_at": float,
-                },
-                pk=("run_id", "node_id", "kind", "seed"),
-            )
-        if "llm_calls" not in tables:
-            self.db["llm_calls"].create(
-                {
-                    "id": int, "run_id": str, "node_id": int, "role": str, "model": str, "attempt": int,
-                    "tokens_in": int, "tokens_out": int, "cost": float, "latency": float, "error": str,
-                    "request_id": str, "prompt_hash": str, "started_at": float,
-                },
-                pk="id",
-            )
-            self.db["llm_calls"].create_index(["run_id", "node_id"])
-        if "reviews" not in tables:
-            self.db["reviews"].create(
-                {
-                    "id": int, "run_id": str, "node_id": int, "reviewer": str, "model": str, "score": float,
-                    "verdict": str, "issues": str, "summary": str, "plots": str, "created_at": float,
-                },
-                pk="id",
-            )
-            self.db["reviews"].create_index(["run_id", "node_id"])
-        if "value_estimates" not in tables:
-            self.db["value_estimates"].create(
-                {
-                    "id": int, "run_id": str, "node_id": int, "stage": str, "value": float, "explanation": str,
-                    "model": str, "created_at": float,
-                },
-                pk="id",
-            )
-            self.db["value_estimates"].create_index(["run_id", "node_id"])
-        if "writeup_reviews" not in tables:
-            self.db["writeup_reviews"].create(
-                {"id": int, "run_id": str, "kind": str, "created_at": float, "payload": str}, pk="id"
-            )
-            self.db["writeup_reviews"].create_index(["run_id", "id"])
-        if "events" not in tables:
-            self.db["events"].create(
-                {"id": int, "run_id": str, "ts": float, "kind": str, "node_id": int, "message": str},
-                pk="id",
-            )
-            self.db["events"].create_index(["run_id", "id"])
-        if "commands" not in tables:
-            self.db["commands"].create(
-                {"id": int, "run_id": str, "kind": str, "node_id": int, "created_at": float, "done_at": float},
-                pk="id",
-            )
-            self.db["commands"].create_index(["run_id", "done_at"])
+        for name, spec in SCHEMA.items():
+            table = self.db[name]
+            if name not in tables:
+                table.create(spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"))
+                for index in spec.get("indexes", []):
+                    table.create_index(index)
+                continue
+            for column, kind in spec["columns"].items():
+                if column not in table.columns_dict:
+                    table.add_column(column, kind)
 
     # -- folders ------------------------------------------------------------------------
 
@@ -230,6 +235,14 @@ class RunStore:
         """Insert or replace a node, committed before this returns."""
         with self.db.conn:
             self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+
+    def set_subtree_stats(self, run_id: str, stats: Iterable[tuple[int, int, float | None]]) -> None:
+        """Write (node id, visits, best metric in its subtree) for nodes whose subtree changed."""
+        now = time.time()
+        with self.db.conn:
+            self.db.conn.executemany(
+                "update nodes set visits = ?, q = ?, updated_at = ? where run_id = ? and id = ?",
+                [(visits, q, now, run_id, node_id) for node_id, visits, q in stats])
 
     def save_nodes(self, nodes: Iterable[Node]) -> None:
         """Insert or replace many nodes in one transaction."""
@@ -401,7 +414,7 @@ def _node_row(node: Node) -> dict[str, Any]:
 
 
 def _node_from_row(row: dict[str, Any]) -> Node:
-    data = {k: v for k, v in row.items() if v is not None and k != "updated_at"}
+    data = {k: v for k, v in row.items() if v is not None and k not in _DERIVED}
     for key in _NODE_JSON:
         if key in data:
             data[key] = json.loads(data[key])

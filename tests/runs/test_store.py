@@ -80,3 +80,27 @@ def test_reader_sees_committed_rows_while_writer_holds_connection(runs_dir: Path
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("select count(*) from nodes").fetchone()[0] == 100
     assert store.next_node_id("r1") == 101
+
+
+def test_an_older_store_gains_the_new_columns(runs_dir: Path) -> None:
+    runs_dir.mkdir(parents=True)
+    conn = sqlite3.connect(runs_dir / "discover.db")
+    conn.execute("create table nodes (run_id text, id integer, status text, primary key (run_id, id))")
+    conn.execute("insert into nodes values ('r', 1, 'good')")
+    conn.commit()
+    conn.close()
+    store = RunStore(runs_dir)
+    columns = store.db["nodes"].columns_dict
+    assert {"updated_at", "visits", "q", "metric_source", "code"} <= set(columns)
+    assert store.db.execute("select status from nodes").fetchone() == ("good",)  # nothing stored is lost
+    assert "llm_calls" in store.db.table_names()
+
+
+def test_subtree_stats_are_written_for_the_tui(runs_dir: Path) -> None:
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    store.save_nodes([Node(run_id="r1", id=1), Node(run_id="r1", id=2, parent_id=1)])
+    store.set_subtree_stats("r1", [(1, 2, 0.9), (2, 1, 0.9)])
+    rows = store.db.execute("select id, visits, q from nodes order by id").fetchall()
+    assert rows == [(1, 2, 0.9), (2, 1, 0.9)]
+    assert store.get_node("r1", 1).id == 1  # the bookkeeping columns do not leak into Node

@@ -149,6 +149,9 @@ async def test_write_up_of_a_real_offline_run(copied_run):
         tree = app.query_one(RunTree)
         assert set(tree.shown) == ids and tree.chosen == best
         assert "finished" in screen_text(app)
+        # The search's statistics: the first draft's subtree holds at least itself, with its best metric.
+        first = str(tree.shown[min(ids)].label)
+        assert " n=" in first and " q=" in first
         await pilot.press("w")
         await pilot.pause()
         viewer = app.screen.query_one(MarkdownViewer)
