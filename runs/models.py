@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Direction = Literal["maximize", "minimize"]
-Operator = Literal["draft", "improve", "debug", "tune", "ablate"]
+Operator = Literal["draft", "improve", "debug", "tune", "ablate", "crossover"]
 
 
 class NodeStatus(str, Enum):
@@ -107,7 +107,7 @@ class RunConfig(BaseModel):
     time_limit: float | None = Field(default=None, gt=0)  # seconds for the whole run
     max_cost: float | None = Field(default=None, ge=0)  # USD
     workers: int = Field(default=2, ge=1, le=256)
-    policy: str = "mcts"
+    policy: str = "adaptive"
     c_puct: float | None = Field(default=None, gt=0)  # mcts exploration below the root; None: the policy's default
     seed: int = 0
     model: str | None = None
@@ -123,6 +123,7 @@ class RunConfig(BaseModel):
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
     num_drafts: int = Field(default=3, ge=1)
+    value_agent: bool = True  # with a model: estimate each node's promise (stored; the policy may use it)
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
 
@@ -133,6 +134,7 @@ class Node(BaseModel):
     run_id: str
     id: int
     parent_id: int | None = None
+    partner_id: int | None = None  # a crossover's second parent (the first is parent_id)
     depth: int = 0
     operator: Operator = "draft"
     status: NodeStatus = NodeStatus.pending
@@ -155,6 +157,7 @@ class Node(BaseModel):
     value: float | None = None  # the value agent's estimate, 0..1
     pruned: bool = False  # taken out of the search by a policy or the user; keeps its status
     attempts: int = 0  # executions started for this node (a resumed node runs again)
+    code_key: str | None = None  # hash of the normalised code: the same experiment is not run twice
 
     @field_validator("metric")
     @classmethod

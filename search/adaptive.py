@@ -1,0 +1,126 @@
+"""The default policy: exploit like AIDE's greedy while it pays, widen when the best stalls.
+
+At the budgets people use (20-100 nodes) hill-climbing on the best node is hard to beat
+when improvements keep coming, and loses when the search is stuck on a plateau or a
+local optimum. This policy does both, switching on evidence from the tree:
+
+1. Drafts first (``num_drafts``, the baseline counting as one).
+2. Debug: with ``debug_prob``, repair the most promising buggy leaf: the one whose
+   nearest working ancestor ranks highest (a broken change to a top node is worth fixing,
+   a broken draft far down the ranking is not).
+3. Exploit: improve the best node.
+4. Widen when stalled: once ``stall`` scored nodes have come after the best one without
+   beating it, a share ``explore`` of the selections try something else: a new draft, the
+   best node of another draft's branch, or a crossover of the best node with that one;
+   and the best node itself is tuned (one hyperparameter at a time) instead of improved.
+5. Ablate near the end: with ``ablate_share`` of the budget left, ablate the best node
+   once, so the write-up can say which part of it mattered.
+
+It keeps no state: every decision is a function of the tree (its counts are by node id,
+so a resumed tree decides the same way) and the ``rng``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from search.policy import Action
+from search.tree import SearchTree, TreeNode
+
+
+@dataclass
+class AdaptivePolicy:
+    """Greedy exploitation with stagnation-triggered widening (see the module docstring)."""
+
+    num_drafts: int = 3
+    debug_prob: float = 0.5
+    max_debug_depth: int = 3
+    stall: int = 6  # scored nodes after the best without beating it before widening
+    explore: float = 0.5  # share of selections that widen while stalled
+    debug_floor: float = 0.5  # a buggy leaf is repaired only if its anchor ranks at least this high
+    ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
+    crossover: bool = True
+    name: str = "adaptive"
+
+    def select(self, tree: SearchTree, rng: random.Random) -> Action | None:
+        """The next action (see the module docstring)."""
+        tree.set_limits(max_debug_depth=self.max_debug_depth, patience=None)
+        can_draft = not tree.drafts_exhausted
+        if can_draft and tree.num_drafts < self.num_drafts:
+            return Action("draft")
+        best = tree.best_open()
+        if best is None:
+            target = self._debug_target(tree, floor=0.0)
+            if target is not None and (rng.random() < self.debug_prob or not can_draft):
+                return Action("debug", target)
+            return Action("draft") if can_draft else None
+        ablation = self._ablation(tree, best)
+        if ablation is not None:
+            return ablation
+        if rng.random() < self.debug_prob:
+            target = self._debug_target(tree, floor=self.debug_floor)
+            if target is not None:
+                return Action("debug", target)
+        if tree.since_best() >= self.stall and rng.random() < self.explore:
+            action = self._widen(tree, rng, best, can_draft)
+            if action is not None:
+                return action
+        return Action("improve", best.id)
+
+    # -- the pieces ------------------------------------------------------------------------------
+
+    def _debug_target(self, tree: SearchTree, *, floor: float) -> int | None:
+        """The debuggable buggy leaf whose nearest working ancestor ranks highest (oldest on ties)."""
+        best_id, best_rank = None, -1.0
+        for i in sorted(tree.buggy_leaves):
+            node = tree.nodes[i]
+            if not tree.debuggable(node):
+                continue
+            anchor = _anchor(tree, node)
+            rank = 0.5 if anchor is None else tree.rank(anchor.metric)  # type: ignore[arg-type]
+            if rank >= floor and rank > best_rank:
+                best_id, best_rank = i, rank
+        return best_id
+
+    def _widen(self, tree: SearchTree, rng: random.Random, best: TreeNode, can_draft: bool) -> Action | None:
+        other = _best_elsewhere(tree, best)
+        roll = rng.random()
+        if roll < 0.25 and not _has_child(tree, best, "tune") and "tune" not in best.done_ops:
+            return Action("tune", best.id)
+        if roll < 0.5 and other is not None:
+            if self.crossover and rng.random() < 0.5 and "crossover" not in best.done_ops:
+                return Action("crossover", best.id, other.id)
+            return Action("improve", other.id)
+        if can_draft:
+            return Action("draft")
+        return Action("improve", other.id) if other is not None else None
+
+    def _ablation(self, tree: SearchTree, best: TreeNode) -> Action | None:
+        if not tree.budget or self.ablate_share <= 0:
+            return None
+        left = tree.budget - len(tree.nodes)
+        if left <= 0 or left > max(1.0, self.ablate_share * tree.budget) or tree.budget < 15:
+            return None
+        if _has_child(tree, best, "ablate") or best.operator == "ablate" or "ablate" in best.done_ops:
+            return None
+        return Action("ablate", best.id)
+
+
+def _anchor(tree: SearchTree, node: TreeNode) -> TreeNode | None:
+    current = tree.nodes[node.parent_id] if node.parent_id is not None else None
+    while current is not None and not current.valid:
+        current = tree.nodes[current.parent_id] if current.parent_id is not None else None
+    return current
+
+
+def _has_child(tree: SearchTree, node: TreeNode, operator: str) -> bool:
+    return any(tree.nodes[c].operator == operator for c in node.children)
+
+
+def _best_elsewhere(tree: SearchTree, best: TreeNode) -> TreeNode | None:
+    """The best open node outside the best node's draft branch."""
+    for node in tree.ranked():
+        if node.root_id != best.root_id and not node.exhausted:
+            return node
+    return None
