@@ -88,7 +88,7 @@ def true_curve(land: Landscape, nodes: list[Any]) -> list[float]:
 
 
 def run_discover(family: str, seed: int, policy: str, workers: int, budget: int, *,
-                 params: dict[str, Any] | None = None, value: bool = True, baseline: bool | None = None,
+                 params: dict[str, Any] | None = None, value: bool = False, baseline: bool | None = None,
                  keep: Path | None = None) -> Outcome:
     """Search one landscape with discover's engine and LLM agent; the outcome."""
     land = make(family, seed)
@@ -121,14 +121,15 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
     with ScriptedLLM(handler=scientist) as server:
         config = fast_config(server, model="openai/scientist", timeout=30.0)
         store = RunStore(root / "runs")
-        run_config = with_model(RunConfig(budget=budget, workers=workers, seed=seed, policy=policy_name), config)
+        run_config = with_model(RunConfig(budget=budget, workers=workers, seed=seed, policy=policy_name,
+                                          value_agent=value), config)
         run = create_run(store, idea_for(land, baseline=baseline), run_config)
         workspace = LocalWorkspace()
         client = LLMClient(config)
         engine = BenchEngine(store=store, run=run, policy=make_policy(policy_name, **params),
                              agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
         client.on_call = engine.on_llm_call
-        engine.llm = client if value else None
+        engine.llm = client
         try:
             await run_loop(engine)
         finally:

@@ -16,7 +16,7 @@ Families are split in two sets that never mix:
 - evaluation (``EVAL_FAMILIES``), the table we report: smooth, plateau, deceptive, noisy,
   many, buggy;
 - tuning (``TUNE_FAMILIES``), the only ones constants may be chosen on: fourier, twopeak,
-  crashy. They have other shapes and other seeds (``TUNE_SEEDS`` vs ``EVAL_SEEDS``).
+  crashy, mesa. They have other shapes and other seeds (``TUNE_SEEDS`` vs ``EVAL_SEEDS``).
 
 Each landscape also draws the scientist's own character from its seed (how far an
 improvement steps, how often it follows the slope, how often it writes a bug or repeats
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVAL_FAMILIES = ("smooth", "plateau", "deceptive", "noisy", "many", "buggy")
-TUNE_FAMILIES = ("fourier", "twopeak", "crashy")
+TUNE_FAMILIES = ("fourier", "twopeak", "crashy", "mesa")
 EVAL_SEEDS = range(1000, 1100)  # 100 available, the table uses the first --seeds of them
 TUNE_SEEDS = range(0, 100)
 
@@ -372,8 +372,23 @@ def _crashy(rng: random.Random, seed: int) -> Landscape:
                      _character(rng, bug=(0.15, 0.25)))
 
 
+def _mesa(rng: random.Random, seed: int) -> Landscape:
+    """A flat shelf around the usual configurations with faint ripples, and a peak off the shelf."""
+    params, switches = _params(rng, 5, 1)
+    dim = len(params)
+    c = _empty(rng, switches)
+    conv = _point(rng, dim, 0.25, 0.75)
+    peak = _far_from(rng, conv, 0.65)
+    c["bumps"].append(_bump(peak, 1.0, rng.uniform(0.16, 0.22), rng))
+    c["bumps"].append(_bump(conv, 0.3, 0.5, rng, aniso=(0.05, 0.1)))  # the shelf: wide and nearly flat
+    for _ in range(6):
+        c["fourier"].append({"w": [rng.gauss(0, 2 * math.pi * 2.0) for _ in range(dim)],
+                             "b": rng.uniform(0, 2 * math.pi), "a": rng.gauss(0, 0.012)})
+    return Landscape("mesa", seed, params, switches, c, 0.01, conv, _character(rng))
+
+
 _BUILDERS = {"smooth": _smooth, "plateau": _plateau, "deceptive": _deceptive, "noisy": _noisy, "many": _many,
-             "buggy": _buggy, "fourier": _fourier, "twopeak": _twopeak, "crashy": _crashy}
+             "buggy": _buggy, "fourier": _fourier, "twopeak": _twopeak, "crashy": _crashy, "mesa": _mesa}
 
 
 def _calibrate(land: Landscape, rng: random.Random) -> None:

@@ -18,7 +18,6 @@ Kinds of request and how they are recognised:
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 import random
@@ -72,28 +71,40 @@ def program(land: Landscape, cfg: dict[str, Any], bug: int | None = None) -> str
             f"{FORMULA}{_MAIN.format(bug=bug_text)}")
 
 
+_CONST = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$")
+
+
 def parse_program(code: str, land: Landscape) -> tuple[dict[str, Any], int | None] | None:
-    """(configuration, bug index) of one of our scripts; None for any other code."""
+    """(configuration, bug index) of one of our scripts; None for any other code.
+
+    Read line by line, not with ``ast``: the scientist answers from server threads, and
+    CPython 3.11's parser is not safe to run in several threads at once.
+    """
     if MARK not in code:
         return None
-    cfg: dict[str, Any] = {}
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return None
     names = {p.name for p in land.params} | set(land.switches)
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name = node.targets[0].id
-            if name in names:
-                try:
-                    cfg[name] = ast.literal_eval(node.value)
-                except ValueError:
-                    pass
+    cfg: dict[str, Any] = {}
+    for line in code.split(MARK, 1)[1].splitlines():
+        m = _CONST.match(line)
+        if m and m.group(1) in names:
+            value = _literal(m.group(2))
+            if value is not None:
+                cfg[m.group(1)] = value
     if set(cfg) != names:
         return None
     bug = next((i for i, marker in enumerate(_BUG_MARKERS) if marker in code), None)
     return cfg, bug
+
+
+def _literal(text: str) -> Any:
+    if text in ("True", "False"):
+        return text == "True"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return None
 
 
 class Scientist:

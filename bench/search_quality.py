@@ -14,9 +14,9 @@ seeds 0+, the only ones policy constants were chosen on (bench/policy_sim.py is 
 twin used for that exploration).
 
 For each family and K it prints the mean ± standard error over seeds at each budget for
-every policy, the paired difference of the default policy against greedy, then the value
-agent: the rank correlation of its estimate (made before a node runs) with the node's
-true outcome, and the default policy with the value agent switched off. ``--aide`` adds
+every policy, the paired difference of the default policy against greedy (and AIDE), then
+the value agent (off by default): mcts with it on, the paired difference it makes, and the
+rank correlation of its estimate (made before a node runs) with the node's true outcome. ``--aide`` adds
 AIDE (aideml, bench/aide_setup.sh) run against the same scientist and landscapes.
 
     python bench/search_quality.py                 # the evaluation table (20 seeds)
@@ -42,6 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 from landscapes import EVAL_FAMILIES, EVAL_SEEDS, TUNE_FAMILIES, TUNE_SEEDS  # noqa: E402
 
 DEFAULT = "adaptive"
+PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation is with and without them
 
 
 def _job(args: tuple) -> dict:
@@ -59,7 +60,7 @@ def _aide_job(args: tuple) -> dict:
     from agent_bench import run_aide
 
     out = run_aide(family, seed, budget)
-    return {"family": family, "seed": seed, "policy": "aide", "workers": 1, "value": True, "curve": out.curve,
+    return {"family": family, "seed": seed, "policy": "aide", "workers": 1, "value": False, "curve": out.curve,
             "seconds": out.seconds, "operators": out.operators, "pairs": [], "calls": out.calls, "duplicates": 0}
 
 
@@ -107,24 +108,25 @@ def report(results: list[dict], budgets: list[int], policies: list[str]) -> None
             seeds = len({r["seed"] for r in rows})
             print(f"\n{family}, K={workers}, {seeds} seeds: true value of the best measured node (mean ± s.e.)")
             print(f"{'policy':<24}" + "".join(f"{b:>15}" for b in budgets))
-            labels = [p for p in policies if any(r["policy"] == p and r["value"] for r in rows)]
+            labels = [p for p in policies if any(r["policy"] == p and not r["value"] for r in rows)]
             if any(r["policy"] == "aide" for r in rows):
                 labels.append("aide")
             by: dict[str, dict[int, list[float]]] = {}
             for label in labels:
-                runs = {r["seed"]: r["curve"] for r in rows if r["policy"] == label and r["value"]}
+                runs = {r["seed"]: r["curve"] for r in rows if r["policy"] == label and not r["value"]}
                 by[label] = runs
                 print(f"{label:<24}" + "".join(f"{_cell([_at(c, b) for c in runs.values()]):>15}" for b in budgets))
-            off = {r["seed"]: r["curve"] for r in rows if r["policy"] == DEFAULT and not r["value"]}
-            if off:
-                by["no value agent"] = off
-                print(f"{DEFAULT + ' (no value agent)':<24}"
-                      + "".join(f"{_cell([_at(c, b) for c in off.values()]):>15}" for b in budgets))
-            for other in ("greedy", "aide", "no value agent"):
-                if DEFAULT in by and other in by:
-                    common = sorted(set(by[DEFAULT]) & set(by[other]))
-                    diffs = [[_at(by[DEFAULT][s], b) - _at(by[other][s], b) for s in common] for b in budgets]
-                    print(f"{DEFAULT + ' - ' + other:<24}" + "".join(
+            on = {r["seed"]: r["curve"] for r in rows if r["policy"] == PRIOR and r["value"]}
+            if on:
+                by["value"] = on
+                print(f"{PRIOR + ' + value agent':<24}"
+                      + "".join(f"{_cell([_at(c, b) for c in on.values()]):>15}" for b in budgets))
+            for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
+                if mine in by and other in by:
+                    common = sorted(set(by[mine]) & set(by[other]))
+                    diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common] for b in budgets]
+                    label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
+                    print(f"{label:<24}" + "".join(
                         f"{(statistics.fmean(d) if d else 0):>+9.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
                         for d in diffs))
             pairs = [p for r in rows if r["value"] for p in r["pairs"]]
@@ -141,7 +143,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4", help="comma-separated K values")
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
-    parser.add_argument("--no-ablation", action="store_true", help="skip the run without the value agent")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")
     parser.add_argument("--aide", action="store_true", help="also run AIDE (needs bash bench/aide_setup.sh)")
     parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
@@ -166,9 +168,9 @@ def main() -> None:
                     continue  # with one worker bfts is greedy
                 if policy == "drafts" and workers > 1:
                     continue  # best of N drafts does not depend on K
-                jobs += [(family, s, policy, workers, top, True) for s in seeds]
-            if DEFAULT in policies and not args.no_ablation:
-                jobs += [(family, s, DEFAULT, workers, top, False) for s in seeds]
+                jobs += [(family, s, policy, workers, top, False) for s in seeds]
+            if PRIOR in policies and not args.no_ablation:
+                jobs += [(family, s, PRIOR, workers, top, True) for s in seeds]
     t0 = time.perf_counter()
     results: list[dict] = []
     with ProcessPoolExecutor(args.jobs) as pool:

@@ -113,6 +113,8 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         g.add_argument(f"--{role}-model", help=f"model for the {role} role (default: --model)")
     g.add_argument("--config", dest="config_file", help="a TOML file with an [llm] table of these settings")
     g.add_argument("--max-cost", type=float, help="stop cleanly once the model calls cost this many USD")
+    g.add_argument("--value-agent", action="store_true", default=None,
+                   help="ask a value agent for each node's promise (stored; mcts uses it as a prior)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

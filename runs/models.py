@@ -123,7 +123,9 @@ class RunConfig(BaseModel):
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
     num_drafts: int = Field(default=3, ge=1)
-    value_agent: bool = True  # with a model: estimate each node's promise (stored; the policy may use it)
+    # With a model: ask the value agent for each node's promise before it runs and after (stored,
+    # and mcts uses it as a prior). Off by default: on the benchmark it did not improve the search.
+    value_agent: bool = False
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
 
