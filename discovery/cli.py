@@ -168,7 +168,7 @@ def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: A
     return RunStore(args.runs_dir, readonly=readonly)
 
 
-def _open_existing_store(args: argparse.Namespace):  # noqa: ANN202 - a RunStore
+def _open_existing_store(args: argparse.Namespace):  # -> a RunStore
     """The store for a command on earlier runs: never creates an empty database where there is none."""
     from runs.store import DB_NAME, StoreError
 
@@ -321,7 +321,6 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
 def _cmd_list(args: argparse.Namespace) -> int:
     from discovery.durations import format_duration
     from runs.lock import is_locked
-
     from runs.store import DB_NAME
 
     if not (Path(args.runs_dir) / DB_NAME).exists():

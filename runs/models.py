@@ -79,10 +79,11 @@ def _param_spec(name: str, spec: Any) -> Any:
             raise ValueError(f"{name}: a choice list needs at least one value")
         for i, choice in enumerate(spec):
             if not isinstance(choice, (bool, int, float, str)):
-                raise ValueError(f"{name}: choice {i + 1} ({choice!r}) is not a number, string or true/false")
+                raise ValueError(  # noqa: TRY004 - pydantic reports a ValueError, not a TypeError
+                    f"{name}: choice {i + 1} ({choice!r}) is not a number, string or true/false")
         return list(spec)
     if not isinstance(spec, dict):
-        raise ValueError(f"{name}: {spec!r} is not a search range; write {_RANGE_HINT}")
+        raise ValueError(f"{name}: {spec!r} is not a search range; write {_RANGE_HINT}")  # noqa: TRY004
     keys = set(map(str, spec))
     unknown = sorted(keys - set(RangeSpec.model_fields))
     if unknown:
@@ -96,12 +97,10 @@ def _param_spec(name: str, spec: Any) -> Any:
     for key in ("low", "high"):
         value = spec[key]
         try:
-            if isinstance(value, bool):
-                raise ValueError
             values[key] = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{name}: the range's {key} {value!r} is not a number") from None
-        if not math.isfinite(values[key]):
+            values[key] = math.nan
+        if isinstance(value, bool) or not math.isfinite(values[key]):
             raise ValueError(f"{name}: the range's {key} {value!r} is not a finite number")
     low, high = values["low"], values["high"]
     if not low < high:

@@ -115,7 +115,7 @@ def test_bad_files(tmp_path: Path) -> None:
         ("{low: 0.1, high: 1, step: 2}", "LR: unknown range key 'step'"),
         ("{low: 0, high: 1, log: true}", "LR: a log range needs low above 0 (it is 0)"),
         ("{low: -1, high: 1, log: true}", "LR: a log range needs low above 0 (it is -1)"),
-        ("{low: fast, high: 1}", "LR: the range's low 'fast' is not a number"),
+        ("{low: fast, high: 1}", "LR: the range's low 'fast' is not a finite number"),
         ("{low: 0.1, high: 1, log: perhaps}", "LR: the range's log: Input should be a valid boolean"),
         ("0.1", "LR: 0.1 is not a search range; write a list of choices"),
         ("[0.1, [0.2]]", "LR: choice 2 ([0.2]) is not a number, string or true/false"),
