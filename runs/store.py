@@ -208,7 +208,7 @@ class RunStore:
         return [_run_from_row(r) for r in self.db["runs"].rows_where(order_by="created_at")]
 
     def resolve_run(self, ref: str | None) -> str:
-        """Turn ``None``/``latest``, a full id or a unique prefix/suffix into a run id."""
+        """Turn ``None``/``latest``, a full id or any part of one id into a run id."""
         runs = [r["id"] for r in self.db.query("select id from runs order by created_at")] if (
             "runs" in self.db.table_names()
         ) else []
@@ -218,7 +218,7 @@ class RunStore:
             return runs[-1]
         if ref in runs:
             return ref
-        matches = [r for r in runs if r.startswith(ref) or r.endswith(ref)]
+        matches = [r for r in runs if ref in r]
         if len(matches) == 1:
             return matches[0]
         if not matches:
