@@ -225,7 +225,7 @@ class Engine:
         parent = self.nodes.get(action.parent_id) if action.parent_id is not None else None
         node = Node(
             run_id=self.run.id,
-            id=self.store.allocate_node_id(self.run.id),  # never an id used before, even by a dropped node
+            id=0,  # the store gives it an id never used before in the run, even by a dropped node
             parent_id=action.parent_id,
             depth=0 if parent is None else parent.depth + 1,
             operator=action.operator,
@@ -233,7 +233,8 @@ class Engine:
             created_at=time.time(),
             debug_depth=(parent.debug_depth + 1) if (parent and action.operator == "debug") else 0,
         )
-        self._save(node)
+        node = self.store.create_node(node)
+        self._remember(node)
         return node
 
     async def wait_any(self) -> list[int]:

@@ -239,7 +239,7 @@ class RunStore:
     # -- nodes --------------------------------------------------------------------------
 
     def next_node_id(self, run_id: str) -> int:
-        """The id ``allocate_node_id`` would hand out next (read only)."""
+        """The id ``create_node`` would give the run's next node (read only)."""
         return self._high_water(run_id) + 1
 
     def _high_water(self, run_id: str) -> int:
@@ -255,16 +255,18 @@ class RunStore:
             parts.append("coalesce((select max(node_id) from llm_calls where run_id = :run), 0)")
         return int(self.db.execute(f"select max({', '.join(parts)}, 0)", {"run": run_id}).fetchone()[0])
 
-    def allocate_node_id(self, run_id: str) -> int:
-        """A node id never used before in this run, recorded before it is returned.
+    def create_node(self, node: Node) -> Node:
+        """Insert a new node under an id never used before in its run, and return it.
 
         Ids only grow: a node that was created and then dropped keeps its id to itself, so
-        its model calls and events can never be mistaken for those of a later node.
+        its model calls and events can never be mistaken for those of a later node. The id
+        and the row are committed together, so a crash leaves no id used by nothing.
         """
         with self.db.conn:
-            node_id = self._high_water(run_id) + 1
-            self.db.execute("update runs set last_node_id = ? where id = ?", [node_id, run_id])
-        return node_id
+            node = node.model_copy(update={"id": self._high_water(node.run_id) + 1})
+            self.db.execute("update runs set last_node_id = ? where id = ?", [node.id, node.run_id])
+            self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+        return node
 
     def delete_node(self, run_id: str, node_id: int) -> None:
         """Remove a node that never ran (the agent had nothing for it); its id stays used."""

@@ -286,7 +286,6 @@ def test_a_fork_goes_on_from_its_node(source_run: tuple[RunStore, str], tmp_path
     assert done.returncode == 0, done.stderr
     fork_id = store.resolve_run(None)
     fork = store.get_run(fork_id)
-    assert fork.focus_node_id == node.id and fork.focus_within == (scope != "all")
     nodes = {n.id: n for n in store.nodes(fork_id)}
     fresh = sorted(i for i, n in nodes.items() if n.created_at >= fork.created_at)
     assert len(fresh) == 3
@@ -296,3 +295,4 @@ def test_a_fork_goes_on_from_its_node(source_run: tuple[RunStore, str], tmp_path
         assert not [i for i in fresh if nodes[i].operator == "draft"]
     ran_before = {params_key(n.params) for n in old.values()}
     assert not [i for i in fresh if params_key(nodes[i].params) in ran_before]
+    assert fork.focus_node_id == node.id and fork.focus_within == (scope != "all")
