@@ -25,7 +25,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "LITELLM_LOCAL_MODEL_COST_MAP": "T
 
 def discover(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "discovery.cli", *args], cwd=cwd, env=ENV, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
@@ -85,7 +85,7 @@ def test_a_prune_cancels_the_running_node_and_is_never_undone(tmp_path: Path) ->
     store.add_command(run_id, "prune", 1)
     wait_for(lambda: node_status(db, 1) not in ("pending", "running"), timeout=20)
     assert time.monotonic() - pruned_at < 5  # killed, not left to sleep its 30 s
-    out, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     node = store.get_node(run_id, 1)
     assert node.pruned and node.status == NodeStatus.cancelled and "pruned" in (node.error or "")
@@ -233,7 +233,8 @@ def foreign_store(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("make", [garbage_store, foreign_store], ids=["garbage", "foreign"])
-def test_a_damaged_or_foreign_database_is_refused_in_one_line(tmp_path: Path, make) -> None:  # noqa: ANN001
+def test_a_damaged_or_foreign_database_is_refused_in_one_line(tmp_path: Path,
+                                                               make: Callable[[Path], None]) -> None:
     runs = tmp_path / "runs"
     make(runs)
     before = {p.name: p.read_bytes() for p in runs.iterdir()}
