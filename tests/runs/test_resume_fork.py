@@ -77,8 +77,12 @@ def crash_and_resume(tmp_path: Path, first: list[str], *, kills_wanted: int, win
     cmd = [sys.executable, "-m", "discovery.cli", *first, "--quiet"]
     kills = 0
     while True:
+        since = time.time()
         proc = subprocess.Popen(cmd, cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if kills < kills_wanted:
+            # Timed from this session's first running node, so that a slow start (a loaded
+            # machine, litellm's import) does not move the kills out of the search.
+            session_running(runs / "discover.db", proc, since)
             time.sleep(rng.uniform(*window))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
@@ -101,6 +105,22 @@ def crash_and_resume(tmp_path: Path, first: list[str], *, kills_wanted: int, win
     assert seen["problems"] == [] and seen["reads"] > 50
     store = RunStore(runs, readonly=True)
     return store, store.resolve_run(None), kills
+
+
+def session_running(db: Path, proc: subprocess.Popen, since: float, timeout: float = 120) -> None:
+    """Wait until ``proc`` holds the run and one of its nodes started running after ``since``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(db, timeout=1) as conn:
+                mine = conn.execute("select count(*) from runs where pid = ?", [proc.pid]).fetchone()[0]
+                running = conn.execute("select count(*) from nodes where status = 'running' and started_at > ?",
+                                       [since]).fetchone()[0]
+            if mine and running:
+                return
+        except sqlite3.Error:  # not created yet, or busy
+            pass
+        time.sleep(0.05)
 
 
 def check_invariants(store: RunStore, run_id: str, budget: int, kills: int) -> None:
@@ -132,9 +152,9 @@ def check_invariants(store: RunStore, run_id: str, budget: int, kills: int) -> N
 @pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     idea = jitter_idea(tmp_path)
-    # Python start-up takes ~2 s; kills land up to 3 s into the search: in executions and store writes.
+    # Kills land up to 2.5 s after the session's first node started: in executions and store writes.
     store, run_id, kills = crash_and_resume(tmp_path, ["run", str(idea), "--budget", "24", "--workers", "2"],
-                                            kills_wanted=4, window=(2.5, 5.0), seed=7)
+                                            kills_wanted=4, window=(0.0, 2.5), seed=7)
     assert kills >= 2
     check_invariants(store, run_id, 24, kills)
 
@@ -152,11 +172,11 @@ def test_sigkill_during_llm_calls_then_resume(tmp_path: Path) -> None:
             return Reply(reply.content, status=reply.status, delay=0.4) if reply.status == 200 else reply
 
     with ScriptedLLM(handler=Slow()) as server:
-        # litellm's import takes ~5 s in each process; kills land 1-4 s into the search after it.
+        # Kills land up to 3 s after the session's first node started, mostly during model calls.
         store, run_id, kills = crash_and_resume(
             tmp_path, ["run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/gpt-4o-mini",
                        "--api-base", server.api_base, "--budget", "8", "--workers", "2"],
-            kills_wanted=3, window=(7.0, 10.0), seed=3)
+            kills_wanted=3, window=(0.0, 3.0), seed=3)
     assert kills >= 2
     check_invariants(store, run_id, 8, kills)
     # The model calls of every session are in the ledger, and the cost adds them all up.
