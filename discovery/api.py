@@ -180,6 +180,13 @@ def prepare_resume(store: RunStore, run_id: str, **updates: Any) -> tuple[Run, R
         except ValidationError as exc:
             err = exc.errors()[0]
             raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+        if run.heartbeat is not None:
+            # An earlier session ran: commands it never read (a stop, a pause) were meant for it.
+            # A run that never ran yet keeps them: the TUI may steer it before its process starts.
+            stale = store.discard_pending_commands(run_id)
+            if stale:
+                store.add_event(run_id, "commands_discarded", "left unapplied by the previous session: "
+                                + ", ".join(c.kind + (f" node {c.node_id}" if c.node_id else "") for c in stale))
         requeued = requeue_unfinished(store, run_id)
         store.update_run(run_id, status="running", config=config, pid=os.getpid(), finished_at=None)
         store.add_event(run_id, "run_resumed", f"{len(requeued)} unfinished nodes requeued")

@@ -255,6 +255,10 @@ class Run(BaseModel):
     # What the run's machines offer now (GPUs and CPUs, free and total; nodes for a Ray cluster),
     # refreshed by the orchestrator so the TUI can show it without joining anything itself.
     resources: dict[str, Any] | None = None
+    # Where the search continues from (a fork's node): it is expanded first, and with
+    # ``focus_within`` the search stays in its subtree while that has anything to expand.
+    focus_node_id: int | None = None
+    focus_within: bool = False
 
 
 class Event(BaseModel):
