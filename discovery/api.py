@@ -1,8 +1,10 @@
 """The Python API: start a run from an idea and get its id and best node back.
 
     from discovery import run
-    result = run("examples/mlp_moons/idea.md", budget=12)
+    result = run("examples/ridge_degree/idea.md", budget=12)
     print(result.run_id, result.best_node_id, result.best_metric)
+
+The keywords of ``run`` are listed in docs/api.md.
 """
 
 from __future__ import annotations
@@ -72,11 +74,22 @@ WORKSPACES = ("auto", "local", "docker", "ray")
 
 
 def preflight(config: RunConfig, idea: Idea) -> None:
-    """Raise ConfigError for a workspace or GPU request that cannot be met, before a run is stored."""
+    """Raise a one-line error for a run that cannot work (an offline agent with nothing to search,
+    a workspace or GPU request that cannot be met) before the run is stored."""
+    if not config.llm:
+        from discovery.idea import check_offline
+
+        check_offline(idea)
     if config.workspace not in WORKSPACES:
         raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
     if config.workspace == "ray":
-        return  # connecting is the check, and make_ray_workspace does it before any node is created
+        from workspace.ray_workspace import RayUnavailable, check_address
+
+        try:
+            check_address(config.ray_address)  # Ray installed, something answers; joining comes later
+        except RayUnavailable as exc:
+            raise ConfigError(str(exc)) from None
+        return
     if config.workspace == "docker":
         from workspace.docker import engine_status, image_status
         from workspace.docker_spec import DEFAULT_IMAGE
@@ -167,6 +180,13 @@ def prepare_resume(store: RunStore, run_id: str, **updates: Any) -> tuple[Run, R
         except ValidationError as exc:
             err = exc.errors()[0]
             raise ConfigError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+        if run.heartbeat is not None:
+            # An earlier session ran: commands it never read (a stop, a pause) were meant for it.
+            # A run that never ran yet keeps them: the TUI may steer it before its process starts.
+            stale = store.discard_pending_commands(run_id)
+            if stale:
+                store.add_event(run_id, "commands_discarded", "left unapplied by the previous session: "
+                                + ", ".join(c.kind + (f" node {c.node_id}" if c.node_id else "") for c in stale))
         requeued = requeue_unfinished(store, run_id)
         store.update_run(run_id, status="running", config=config, pid=os.getpid(), finished_at=None)
         store.add_event(run_id, "run_resumed", f"{len(requeued)} unfinished nodes requeued")
@@ -257,23 +277,35 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
                      stop_reason=engine.stop_reason)
 
 
-def run(idea: str | Path | Idea, *, runs_dir: str | Path = "runs", progress: Progress | None = None,
-        **config: Any) -> RunResult:
+# Keywords of run() besides RunConfig's fields; docs/api.md lists them all.
+_RUN_KEYWORDS = ("runs_dir", "progress", "metric", "model", "api_base")
+
+
+def run(idea: str | Path | Idea, *, runs_dir: str | Path | None = None, progress: Progress | None = None,
+        metric: str | None = None, **config: Any) -> RunResult:
     """Run a search from an idea file (or an ``Idea``) with RunConfig fields as keywords.
 
-    Blocks until the run ends. Works inside a notebook's running event loop too.
+    ``runs_dir`` defaults to DISCOVER_RUNS_DIR, else ``runs``; ``metric`` is ``--metric``;
+    ``time_limit`` takes seconds or a duration such as ``"2h"``; ``model`` and ``api_base``
+    choose a language model (else the offline agent). An unknown keyword or a bad value is a
+    one-line ConfigError naming it, raised before anything is stored. Blocks until the run
+    ends; works inside a notebook's running event loop too.
     """
     from discovery.idea import load_idea
 
-    parsed = idea if isinstance(idea, Idea) else load_idea(idea)
-    model = config.pop("model", None)
-    api_base = config.pop("api_base", None)
-    cfg = RunConfig(**config)
-    if model or cfg.llm:
-        from agents.llm import LLMConfig, check_model
+    cfg, model, api_base = _config_from_keywords(config)
+    runs_dir = runs_dir if runs_dir is not None else os.environ.get("DISCOVER_RUNS_DIR", "runs")
+    if metric is not None and isinstance(idea, Idea):
+        raise ConfigError("run(): metric: give it in the Idea itself (metric=MetricSpec(...))")
+    parsed = idea if isinstance(idea, Idea) else load_idea(idea, metric=metric)
+    from agents.llm import LLMConfig, check_model
 
-        llm = LLMConfig.model_validate({**(cfg.llm or {}), **({"model": model} if model else {}),
+    if cfg.llm:
+        llm = LLMConfig.model_validate({**cfg.llm, **({"model": model} if model else {}),
                                         **({"api_base": api_base} if api_base else {})})
+    else:  # as the CLI: the keywords, else DISCOVER_MODEL and DISCOVER_API_BASE, else the offline agent
+        llm = LLMConfig.resolve({"model": model, "api_base": api_base})
+    if llm is not None:
         check_model(llm)
         cfg = with_model(cfg, llm)
     preflight(cfg, parsed)
@@ -308,3 +340,37 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path = "runs", progress: Pro
         return box["result"]
     finally:
         store.close()
+
+
+def _config_from_keywords(keywords: dict[str, Any]) -> tuple[RunConfig, str | None, str | None]:
+    """(RunConfig, model, api_base) from run()'s keywords; ConfigError names a wrong one."""
+    import difflib
+
+    from pydantic import ValidationError
+
+    from discovery.durations import DurationError, parse_duration
+
+    known = [*RunConfig.model_fields, *_RUN_KEYWORDS]
+    for key in keywords:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+            raise ConfigError(f"run(): unknown keyword {key!r}{hint}; docs/api.md lists them")
+    fields = dict(keywords)
+    model = fields.pop("model", None)
+    api_base = fields.pop("api_base", None)
+    if isinstance(fields.get("time_limit"), str):
+        try:
+            fields["time_limit"] = parse_duration(fields["time_limit"])
+        except DurationError as exc:
+            raise ConfigError(f"run(): time_limit: {exc}") from None
+    from search.policy import POLICIES
+
+    if fields.get("policy", "mcts") not in POLICIES:
+        raise ConfigError(f"run(): policy: unknown policy {fields['policy']!r} (choose from {', '.join(POLICIES)})")
+    try:
+        return RunConfig(**fields), model, api_base
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "config"
+        raise ConfigError(f"run(): {where}: {err['msg']}") from None

@@ -13,6 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_RUNS_DIR = "runs"
+RUN_HELP = "run id, any part of it that names one run, or 'latest' (default)"
+EXIT_CODES = """exit status:
+  0    the run ended with a best node (a valid metric)
+  1    an unexpected error (a bug: please report the traceback)
+  2    bad input: one line names the file, field or flag; nothing was stored
+  3    the run ended, but no node produced a valid metric (see `discover show RUN`)
+  130  interrupted (Ctrl-C or SIGTERM); `discover resume` continues the run"""
+NO_VALID_METRIC = 3
 
 
 class UsageError(Exception):
@@ -23,9 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="discover",
         description="Tree-search scientific discovery: search a tree of experiments for an idea.",
+        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--runs-dir", default=os.environ.get("DISCOVER_RUNS_DIR", DEFAULT_RUNS_DIR),
-                        help="folder of the run database and run folders (default: ./runs)")
+                        help="folder of the run database and run folders (default: DISCOVER_RUNS_DIR, else "
+                             "./runs); also accepted after the command")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="search a tree of experiments for an idea")
@@ -36,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="mcts", help="search policy: mcts, greedy or bfts (default mcts)")
     p.add_argument("--c-puct", type=float, help="mcts: exploration constant below the root (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
-    p.add_argument("--metric", help="NAME[:maximize|minimize] when the idea file names none")
+    p.add_argument("--metric", help="NAME[:maximize|minimize]: the metric to optimise; replaces the idea's "
+                                    "(with a notice), and names it for idea JSON that has none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
     _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,
@@ -47,14 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     _model_flags(p)
 
     p = sub.add_parser("resume", help="continue a stopped or crashed run")
-    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("run", nargs="?", help=RUN_HELP)
     p.add_argument("--budget", type=int, help="new total node budget (raise it to search further)")
     p.add_argument("--time", dest="time_limit", help="new limit on the run's total search time")
     p.add_argument("--workers", type=int, help="nodes in flight at once")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
     p = sub.add_parser("fork", help="start a new run from a node of an old one (the old run is untouched)")
-    p.add_argument("run", help="run id or a unique part of it")
+    p.add_argument("run", help="run id, or any part of it that names one run")
     p.add_argument("--node", type=int, required=True, help="the node to fork from")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--subtree", action="store_const", const="subtree", dest="scope",
@@ -69,24 +80,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the runs in the store")
     p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
-    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("run", nargs="?", help=RUN_HELP)
+
+    p = sub.add_parser("stop", help="ask a running run to stop: its running nodes finish, then the report "
+                                    "is written (as the TUI's s key)")
+    p.add_argument("run", nargs="?", help=RUN_HELP)
 
     sub.add_parser("doctor", help="say what this machine offers: Docker, image, GPUs, models and keys")
     p = sub.add_parser("clean", help="remove Docker containers that runs left behind")
     p.add_argument("run", nargs="?", help="only this run's containers (default: all of discover's)")
 
     p = sub.add_parser("show", help="show a run, or one node of it")
-    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("run", nargs="?", help=RUN_HELP)
     p.add_argument("--node", type=int, help="show this node in full")
 
     p = sub.add_parser("report", help="write (again) the report of a run, with its review")
-    p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
+    p.add_argument("run", nargs="?", help=RUN_HELP)
     p.add_argument("--offline", action="store_true", help="templates and the checklist, even for a run with a model")
     p.add_argument("--no-panel", action="store_true", help="skip the review panel (the checklist still runs)")
     p.add_argument("--reviewers", type=int, default=3, choices=range(1, 5), metavar="N",
                    help="reviewers on the panel, 1-4 (default 3)")
     p.add_argument("--refresh", action="store_true", help="ask the model again even when nothing changed")
     _model_flags(p)
+    for command in sub.choices.values():
+        # After the command too (`discover list --runs-dir DIR`); SUPPRESS keeps the value given before it.
+        command.add_argument("--runs-dir", default=argparse.SUPPRESS,
+                             help="folder of the run database and run folders (default: DISCOVER_RUNS_DIR, "
+                                  "else ./runs)")
     return parser
 
 
@@ -100,7 +120,8 @@ def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
     g.add_argument("--gpus", help="GPUs to hand out: all (default), none, or ids such as 0,1")
     g.add_argument("--gpus-per-node", type=float,
-                   help="GPUs per node; fractions share a GPU (default: the idea's, else GPUs / workers)")
+                   help="GPUs per node; fractions share a GPU (default: the idea's, else 1/ceil(workers/GPUs), "
+                        "which spreads the workers evenly over the GPUs)")
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
@@ -125,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
-        "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui,
+        "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui, "stop": _cmd_stop,
     }[args.command]
     try:
         return handler(args)
@@ -149,13 +170,23 @@ def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: A
     return RunStore(args.runs_dir, readonly=readonly)
 
 
+def _open_existing_store(args: argparse.Namespace):  # -> a RunStore
+    """The store for a command on earlier runs: never creates an empty database where there is none."""
+    from runs.store import DB_NAME, StoreError
+
+    if not (Path(args.runs_dir) / DB_NAME).exists():
+        raise StoreError(f"{Path(args.runs_dir) / DB_NAME}: no run database here (`discover run IDEA` starts "
+                         f"one; --runs-dir DIR names another folder)")
+    return _open_store(args)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from discovery.api import create_run, preflight
     from discovery.config import config_from_args
     from discovery.idea import load_idea
 
     config = config_from_args(args)
-    idea = load_idea(args.idea, metric=args.metric)
+    idea = load_idea(args.idea, metric=args.metric, notice=lambda text: print(f"discover: {text}", file=sys.stderr))
     config = _configure_model(args, config)
     preflight(config, idea)
     store = _open_store(args)
@@ -234,9 +265,10 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     from discovery.api import prepare_resume
     from discovery.config import updates_from_args
 
-    store = _open_store(args)
+    updates = updates_from_args(args)
+    store = _open_existing_store(args)
     run_id = store.resolve_run(args.run)
-    run, lock = prepare_resume(store, run_id, **updates_from_args(args))
+    run, lock = prepare_resume(store, run_id, **updates)
     return _search(args, store, run, lock)
 
 
@@ -246,11 +278,15 @@ def _cmd_fork(args: argparse.Namespace) -> int:
     from discovery.idea import load_idea
     from runs.fork import fork_run
 
-    store = _open_store(args)
-    run_id = store.resolve_run(args.run)
     updates = updates_from_args(args)
     budget = updates.pop("budget", None)
     idea = load_idea(args.idea) if args.idea else None
+    store = _open_existing_store(args)
+    run_id = store.resolve_run(args.run)
+    if idea is not None and not store.get_run(run_id).config.llm:
+        from discovery.idea import check_offline
+
+        check_offline(idea)
     new_id = fork_run(store, run_id, args.node, args.scope or "path", config=updates, idea=idea, budget=budget)
     print(f"discover: forked {run_id} at node {args.node} into {new_id}", file=sys.stderr)
     run, lock = prepare_resume(store, new_id)
@@ -275,17 +311,27 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
         if result.report:
             print(f"report: {result.report}")
     store.close()
-    return 130 if result.stop_reason == "interrupt" else 0
+    if result.stop_reason == "interrupt":
+        return 130
+    if result.best_node_id is None:
+        print(f"discover: run {run.id}: no node produced a valid {run.idea.metric.name}; "
+              f"`discover show {run.id}` says why each failed", file=sys.stderr)
+        return NO_VALID_METRIC
+    return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from discovery.durations import format_duration
     from runs.lock import is_locked
+    from runs.store import DB_NAME
 
+    if not (Path(args.runs_dir) / DB_NAME).exists():
+        print(f"no runs yet in {args.runs_dir}")
+        return 0
     store = _open_store(args, readonly=True)
     runs = store.list_runs()
     if not runs:
-        print("no runs yet")
+        print(f"no runs yet in {args.runs_dir}")
         return 0
     print(f"{'run':<48} {'status':<9} {'nodes':>5} {'best':>12}  {'policy':<7} {'time':>7}  metric")
     for run in runs:
@@ -312,7 +358,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from discovery.report import write_report
 
-    store = _open_store(args)  # the report may store its review and its model calls
+    store = _open_existing_store(args)  # the report may store its review and its model calls
     run_id = store.resolve_run(args.run)
     run = store.get_run(run_id)
     store.close()
@@ -328,12 +374,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stop(args: argparse.Namespace) -> int:
+    from runs.lock import is_locked
+
+    store = _open_existing_store(args)
+    run_id = store.resolve_run(args.run)
+    run = store.get_run(run_id)
+    if run.status != "running" or not is_locked(store.run_dir(run_id)):
+        status = "crashed" if run.status == "running" else run.status
+        print(f"discover: run {run_id} is not running ({status}); nothing to stop")
+        return 0
+    store.add_command(run_id, "stop")
+    print(f"discover: asked run {run_id} to stop: its running nodes finish, then the report is written")
+    return 0
+
+
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import os
 
+    from discovery.config import key_report
     from workspace.doctor import doctor_report
 
-    extra = []
+    extra = [("keys", key_report(os.environ))]
     model = os.environ.get("DISCOVER_MODEL")
     if model:
         from agents.llm import LLMConfig, ModelCheckError, acheck_model

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 
 from pydantic import ValidationError
 
@@ -58,3 +59,21 @@ def _validated(fields: dict[str, object]) -> RunConfig:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "config"
         raise ConfigError(f"{FLAGS.get(field, field)}: {err['msg']}") from None
+
+
+# The key each provider's models read (litellm's names); `discover doctor` says which are set.
+PROVIDER_KEYS = {
+    "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY", "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY",
+    "deepseek": "DEEPSEEK_API_KEY", "together_ai": "TOGETHERAI_API_KEY", "xai": "XAI_API_KEY",
+    "cohere": "COHERE_API_KEY", "azure": "AZURE_API_KEY", "huggingface": "HF_TOKEN",
+}
+
+
+def key_report(env: Mapping[str, str]) -> str:
+    """Which providers' API keys ``env`` holds, by variable name only: a value is never shown."""
+    present = [f"{name} ({provider})" for provider, name in PROVIDER_KEYS.items() if env.get(name)]
+    missing = [name for name in PROVIDER_KEYS.values() if not env.get(name)]
+    found = f"set: {', '.join(present)}" if present else "no provider key set (local servers and Ollama need none)"
+    return f"{found}; not set: {', '.join(missing)}" if present and missing else (
+        found if present else f"{found}; looked for {', '.join(missing)}")

@@ -20,8 +20,9 @@ from agents.memory import TreeMemory
 from discovery.evaluate import judge
 from discovery.progress import Progress
 from runs.models import Idea, Node, NodeStatus, Run
-from runs.store import RunStore
+from runs.store import RunStore, StoreError
 from search.policy import Action, Policy
+from search.scope import select_within
 from search.tree import SearchTree, TreeNode
 from workspace.base import ExecRequest, ExecResult, Workspace
 
@@ -66,7 +67,8 @@ class Engine:
     forced: list[int] = field(default_factory=list)  # nodes the user asked to expand next
     stop_reason: StopReason | None = None
     paused: bool = False
-    next_id: int = 1
+    focus: int | None = None  # the search stays in this node's subtree while it can (a scoped fork)
+    expand_focus_first: bool = False  # a fork's first expansion is from its node
     started: float = field(default_factory=time.monotonic)
     prior_elapsed: float = 0.0
     last_poll: float = 0.0
@@ -95,8 +97,9 @@ class Engine:
             self._remember(node)
             if baseline_key is not None and node.code_key == baseline_key:
                 self.baseline_node = node.id
-        self.next_id = max(self.nodes, default=0) + 1
-        self.requeued = [i for i, n in self.nodes.items() if n.status == NodeStatus.pending]
+        # Pruned nodes are out of the search: a resume does not run them again.
+        self.requeued = [i for i, n in self.nodes.items() if n.status == NodeStatus.pending and not n.pruned]
+        self._continue_from_focus()
         # What the agents read: the held-out script is kept from them.
         self.agent_idea = self.run.idea.model_copy(update={"holdout": None})
 
@@ -143,8 +146,32 @@ class Engine:
             ))
 
     def _save(self, node: Node) -> None:
+        known = self.nodes.get(node.id)
+        if known is not None and known.pruned and not node.pruned:
+            # A copy taken before the node was pruned must not undo the prune.
+            node = node.model_copy(update={"pruned": True})
         self.store.save_node(node)
         self._remember(node)
+
+    def _continue_from_focus(self) -> None:
+        """A fork goes on from its node: it is expanded first (once), and a path or subtree
+        fork searches that node's subtree. What the runs it came from tried is not repeated."""
+        focus = self.run.focus_node_id
+        if focus is None or focus not in self.nodes:
+            return
+        self.focus = focus if self.run.focus_within else None
+        # Only the fork's first session: later ones find a child that the fork made.
+        self.expand_focus_first = not any(
+            n.parent_id == focus and n.created_at >= self.run.created_at for n in self.nodes.values())
+        lineage, run_id = {self.run.id}, self.run.parent_run_id
+        while run_id is not None and run_id not in lineage:
+            lineage.add(run_id)
+            try:
+                parent = self.store.get_run(run_id)
+            except StoreError:
+                break  # the parent run is gone: what the fork copied is all it knows
+            self.tried.update(params_key(n.params) for n in self.store.nodes(run_id, with_code=False) if n.params)
+            run_id = parent.parent_run_id
 
     # -- the outer loop's steps -------------------------------------------------------------
 
@@ -196,16 +223,26 @@ class Engine:
         while self.forced:
             node_id = self.forced.pop(0)
             target = self.tree.nodes.get(node_id)
-            if target is None or target.in_flight or target.status in ("failed", "cancelled"):
+            if (target is None or target.in_flight or target.status in ("failed", "cancelled")
+                    or self.tree.is_pruned(node_id)):
                 continue
             return Action("debug" if target.status == "buggy" else "improve", node_id)
-        return self.policy.select(self.tree, self.rng)
+        if self.expand_focus_first:
+            target = self.tree.nodes[self.run.focus_node_id]  # type: ignore[index]
+            if target.in_flight:
+                return None  # a fork of an unfinished node runs it again first, then goes on from it
+            self.expand_focus_first = False
+            if target.valid and not self.tree.is_pruned(target.id):
+                return Action("improve", target.id)
+            if self.tree.debuggable(target) and not self.tree.is_pruned(target.id):
+                return Action("debug", target.id)
+        return select_within(self.policy, self.tree, self.focus, self.rng)
 
     def _create(self, action: Action) -> Node:
         parent = self.nodes.get(action.parent_id) if action.parent_id is not None else None
         node = Node(
             run_id=self.run.id,
-            id=self.next_id,
+            id=0,  # the store gives it an id never used before in the run, even by a dropped node
             parent_id=action.parent_id,
             depth=0 if parent is None else parent.depth + 1,
             operator=action.operator,
@@ -214,8 +251,8 @@ class Engine:
             created_at=time.time(),
             debug_depth=(parent.debug_depth + 1) if (parent and action.operator == "debug") else 0,
         )
-        self.next_id += 1
-        self._save(node)
+        node = self.store.create_node(node)
+        self._remember(node)
         return node
 
     async def wait_any(self) -> list[int]:
@@ -247,10 +284,9 @@ class Engine:
     def _finish(self, work: NodeWork, *, cancelled: bool) -> None:
         node = work.node
         if work.exhausted:
-            # The selected node never ran: drop it, and say so (its id stays unused).
+            # The selected node never ran: drop it, and say so (its id is never given again).
             self.store.add_event(self.run.id, "exhausted", f"node {node.id} dropped: {work.error}", node.parent_id)
-            self.store.db.execute("delete from nodes where run_id = ? and id = ?", [self.run.id, node.id])
-            self.store.db.conn.commit()
+            self.store.delete_node(self.run.id, node.id)
             self.nodes.pop(node.id, None)
             self.cancelled.discard(node.id)
             self.tree.remove(node.id)
@@ -276,6 +312,8 @@ class Engine:
             update.update(status=NodeStatus.cancelled, error=work.error or "cancelled")
         else:
             update.update(status=NodeStatus.failed, error=work.error or "the agent produced no code")
+        if update.get("status") == NodeStatus.cancelled and self.nodes[node.id].pruned:
+            update["error"] = "pruned while it ran"
         node = node.model_copy(update=update)
         self._save(node)
         # The finished node changed the statistics of every subtree on its path: the TUI shows them.
@@ -486,6 +524,7 @@ class Engine:
         self.store.add_event(self.run.id, "command", f"{kind}" + (f" node {node_id}" if node_id else ""), node_id)
 
     def _prune(self, node_id: int) -> None:
+        """Take the node's subtree out of the search; its running nodes are cancelled."""
         stack = [node_id]
         pruned = []
         while stack:
@@ -493,12 +532,32 @@ class Engine:
             stack.extend(self.tree.nodes[i].children)
             if not self.nodes[i].pruned:
                 pruned.append(self.store.get_node(self.run.id, i).model_copy(update={"pruned": True}))
+            work = self.work.get(i)
+            if work is not None:
+                # The pipeline saves its own copy of the node later: that copy is pruned too.
+                work.node = work.node.model_copy(update={"pruned": True})
+                self.tasks[i].cancel()
         self.store.save_nodes(pruned)
         for node in pruned:
             self._remember(node)
+        # Requeued nodes of a resume that had not started yet: they will not run now.
+        waiting = [self.store.get_node(self.run.id, i).model_copy(
+            update={"status": NodeStatus.cancelled, "error": "pruned before it ran again"})
+            for i in self.requeued if self.nodes[i].pruned]
+        if waiting:
+            self.requeued = [i for i in self.requeued if not self.nodes[i].pruned]
+            self.store.save_nodes(waiting)
+            for node in waiting:
+                self._remember(node)
+
+    def _check_time(self) -> None:
+        """Stop once --time is spent, whatever the run is doing (paused and idle included)."""
+        if self.config.time_limit and not self.stop_reason and self.elapsed() >= self.config.time_limit:
+            self.request_stop("time")
 
     def should_continue(self) -> bool:
         """True while the loop should launch or wait for more nodes."""
+        self._check_time()
         if self.tasks or (self.requeued and not self.stop_reason):
             return True
         if self.stop_reason:
@@ -543,8 +602,12 @@ class Engine:
 
     async def idle(self) -> None:
         """Sleep briefly while paused with nothing in flight, still polling commands."""
-        await asyncio.sleep(_POLL_SECONDS)
+        timeout = _POLL_SECONDS
+        if self.config.time_limit:
+            timeout = max(0.0, min(timeout, self.config.time_limit - self.elapsed()))
+        await asyncio.sleep(timeout)
         self._poll()
+        self._check_time()
 
 
 def _summary(node: Node) -> str:

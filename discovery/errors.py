@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 
 def user_message(exc: BaseException) -> str | None:
     """The one-line message for a bad-input error, or None for anything else."""
@@ -12,4 +14,7 @@ def user_message(exc: BaseException) -> str | None:
 
     if isinstance(exc, (ConfigError, IdeaError, StoreError, ModelCheckError)):
         return str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and any(
+            why in str(exc) for why in ("malformed", "not a database", "encrypted")):
+        return f"the run database is damaged ({exc})"  # found past the check made when it was opened
     return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,16 @@ class IdeaError(ValueError):
     """The idea file is missing or malformed; the message is one line for the user."""
 
 
-def load_idea(path: str | Path, *, metric: str | None = None) -> Idea:
+def load_idea(path: str | Path, *, metric: str | None = None,
+              notice: Callable[[str], None] | None = None) -> Idea:
     """Read and validate the idea at ``path``.
 
-    ``metric`` (``NAME`` or ``NAME:maximize``) fills in the metric when the file has none,
-    as AI-Scientist-v2's JSON does not.
+    ``metric`` (``--metric``: ``NAME`` or ``NAME:maximize``/``NAME:minimize``) names the metric
+    when the file has none, as AI-Scientist-v2's JSON does not, and replaces the file's when it
+    has one; ``notice`` then gets a one-line message saying so. A flag without a direction keeps
+    the file's direction for the same metric, else means maximize.
     """
+    flag = parse_metric_flag(metric) if metric is not None else None
     path = Path(path)
     if not path.is_file():
         raise IdeaError(f"{path}: no such idea file")
@@ -46,10 +51,50 @@ def load_idea(path: str | Path, *, metric: str | None = None) -> Idea:
         fields = _fields_from_json(path, text)
     else:
         fields = _fields_from_markdown(path, text)
-    if metric and "metric" not in fields:
-        name, _, direction = metric.partition(":")
+    if flag is not None:
+        name, direction = flag
+        if "metric" in fields:
+            written = _metric(path, fields.pop("metric"), fields.pop("direction", None))
+            if direction is None:
+                direction = written.direction if written.name == name else "maximize"
+            if (written.name, written.direction) != (name, direction) and notice is not None:
+                notice(f"--metric {name} ({direction}) replaces the idea's metric {written.name} "
+                       f"({written.direction})")
         fields["metric"] = {"name": name, "direction": direction or "maximize"}
+        fields.pop("direction", None)
     return _build(path, fields)
+
+
+def parse_metric_flag(text: str) -> tuple[str, str | None]:
+    """``--metric NAME[:maximize|minimize]`` as (name, direction or None); IdeaError naming the flag."""
+    name, sep, raw = text.strip().partition(":")
+    name = name.strip()
+    if not name:
+        raise IdeaError(f"--metric {text!r}: no metric name (write NAME or NAME:maximize or NAME:minimize)")
+    if not sep:
+        return name, None
+    direction = _DIRECTIONS.get(raw.strip().lower())
+    if direction is None:
+        raise IdeaError(f"--metric {text!r}: direction {raw!r} is not 'maximize' or 'minimize' "
+                        f"(also max or min)")
+    return name, direction
+
+
+def check_offline(idea: Idea) -> None:
+    """IdeaError when the built-in offline agent (no model) would have nothing to search.
+
+    It only edits the top-level constants of the baseline that ``search_space`` names, so
+    without both every node would fail, or re-run the baseline for the whole budget.
+    """
+    where = idea.source or "idea"
+    ways = "or pass --model (or set DISCOVER_MODEL) to let a language model write the code"
+    if not idea.baseline:
+        raise IdeaError(f"{where}: baseline: missing; with no model configured the offline agent edits a "
+                        f"baseline script: add 'baseline: FILE.py' and a search_space to the idea, {ways}")
+    if not idea.search_space:
+        raise IdeaError(f"{where}: search_space: missing; with no model configured the offline agent varies "
+                        f"only the baseline's constants it names: add e.g. 'search_space: {{LR: [0.01, 0.1]}}', "
+                        f"{ways}")
 
 
 def _fields_from_markdown(path: Path, text: str) -> dict[str, Any]:

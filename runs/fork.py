@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from runs.models import Idea, Run
 from runs.store import RunStore, StoreError
 
 Scope = Literal["path", "subtree", "all"]
+_FICLONE = 0x40049409  # linux/fs.h: share the blocks copy-on-write (btrfs, xfs); a write never reaches the other
 
 
 def fork_run(store: RunStore, run_id: str, node_id: int, scope: Scope = "path", *,
@@ -20,7 +23,10 @@ def fork_run(store: RunStore, run_id: str, node_id: int, scope: Scope = "path", 
     ``scope``: ``path`` copies the root-to-node path, ``subtree`` that path plus the node's
     descendants, ``all`` the whole tree. ``budget`` is how many new nodes the fork may add
     (default: the parent run's budget). ``config`` overrides RunConfig fields (policy, model,
-    workers...). The new run is created stopped; resuming it starts the search.
+    workers...). The new run is created stopped; resuming it starts the search, which goes on
+    from the node: it is expanded first, and a ``path`` or ``subtree`` fork searches within its
+    subtree (drafting anew only when nothing is left there). Node folders are copied, never
+    linked, so neither run can change the other's files.
     """
     parent = store.get_run(run_id)
     nodes = {n.id: n for n in store.nodes(run_id)}
@@ -37,25 +43,34 @@ def fork_run(store: RunStore, run_id: str, node_id: int, scope: Scope = "path", 
     fork = Run(
         id=store.new_run_id(new_idea.title), idea=new_idea, config=new_config, status="stopped",
         created_at=time.time(), parent_run_id=run_id, parent_node_id=node_id, agent=agent,
-        workspace=new_config.workspace,
+        workspace=new_config.workspace, focus_node_id=node_id, focus_within=scope != "all",
     )
-    copies = [nodes[i].model_copy(update={"run_id": fork.id}) for i in sorted(keep)]
+    path = _path(nodes, node_id)
+    # The fork goes on from the node: a prune in the old run does not close the way to it.
+    copies = [nodes[i].model_copy(update={"run_id": fork.id, **({"pruned": False} if i in path else {})})
+              for i in sorted(keep)]
     for node in copies:
-        _copy_folder(store, run_id, fork.id, node.id, share=node.status.finished)
+        _copy_folder(store, run_id, fork.id, node.id)
     store.create_run(fork)
     store.save_nodes(copies)
     store.add_event(fork.id, "forked", f"from run {run_id} node {node_id} ({scope}, {len(copies)} nodes copied)")
     return fork.id
 
 
-def _select(nodes: dict, node_id: int, scope: Scope) -> set[int]:  # noqa: ANN001 - {id: Node}
-    if scope == "all":
-        return set(nodes)
+def _path(nodes: dict, node_id: int) -> set[int]:  # noqa: ANN001 - {id: Node}
+    """The node and its ancestors."""
     keep = set()
     current: int | None = node_id
     while current is not None:
         keep.add(current)
         current = nodes[current].parent_id
+    return keep
+
+
+def _select(nodes: dict, node_id: int, scope: Scope) -> set[int]:  # noqa: ANN001 - {id: Node}
+    if scope == "all":
+        return set(nodes)
+    keep = _path(nodes, node_id)
     if scope == "subtree":
         children: dict[int, list[int]] = {}
         for n in nodes.values():
@@ -71,20 +86,41 @@ def _select(nodes: dict, node_id: int, scope: Scope) -> set[int]:  # noqa: ANN00
     return keep
 
 
-def _copy_folder(store: RunStore, old_run: str, new_run: str, node_id: int, *, share: bool) -> None:
-    """Copy a node folder; a finished node's files are hard-linked (they are never written
-    again), an unfinished one's copied, since the fork will run it again in place."""
+def _copy_folder(store: RunStore, old_run: str, new_run: str, node_id: int) -> None:
+    """Copy a node folder into the fork, sharing no writable file with the old run.
+
+    Hard links would share files: resuming either run re-runs its unfinished nodes in place
+    and rewrites them, in both runs at once. Each file is cloned (copy-on-write) where the
+    filesystem can, else copied. Symbolic links stay links (the idea's data), except those
+    that lead into the old run's folder, which become copies of what they point at.
+    """
     source = store.node_dir(old_run, node_id)
     if not source.is_dir():
         return
     target = store.node_dir(new_run, node_id)
     target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, symlinks=True, copy_function=_clone, dirs_exist_ok=True)
+    old_root = store.run_dir(old_run).resolve()
+    for folder, dirs, files in os.walk(target):
+        for name in dirs + files:
+            link = Path(folder) / name
+            if not link.is_symlink():
+                continue
+            real = link.resolve()
+            if real.is_relative_to(old_root):
+                link.unlink()
+                if real.is_dir():
+                    shutil.copytree(real, link, symlinks=False, copy_function=_clone)
+                elif real.is_file():
+                    _clone(str(real), str(link))
 
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, symlinks=True, copy_function=link_or_copy if share else shutil.copy2,
-                    dirs_exist_ok=True)
+def _clone(src: str, dst: str) -> str:
+    """Copy one file: a copy-on-write clone where the filesystem offers one, else the bytes."""
+    try:
+        with open(src, "rb") as s, open(dst, "wb") as d:
+            fcntl.ioctl(d.fileno(), _FICLONE, s.fileno())
+        shutil.copystat(src, dst)
+        return dst
+    except OSError:
+        return shutil.copy2(src, dst)

@@ -67,6 +67,57 @@ class RangeSpec(BaseModel):
 ParamValue = bool | int | float | str
 ParamSpec = list[ParamValue] | RangeSpec
 
+_RANGE_HINT = "a list of choices such as [0.01, 0.1], or a range such as {low: 0.001, high: 1, log: true}"
+
+
+def _param_spec(name: str, spec: Any) -> Any:
+    """``spec`` as a choice list or a RangeSpec, or ValueError saying what is wrong with it."""
+    if isinstance(spec, RangeSpec):
+        return spec
+    if isinstance(spec, (list, tuple)):
+        if not spec:
+            raise ValueError(f"{name}: a choice list needs at least one value")
+        for i, choice in enumerate(spec):
+            if not isinstance(choice, (bool, int, float, str)):
+                raise ValueError(  # noqa: TRY004 - pydantic reports a ValueError, not a TypeError
+                    f"{name}: choice {i + 1} ({choice!r}) is not a number, string or true/false")
+        return list(spec)
+    if not isinstance(spec, dict):
+        raise ValueError(f"{name}: {spec!r} is not a search range; write {_RANGE_HINT}")  # noqa: TRY004
+    keys = set(map(str, spec))
+    unknown = sorted(keys - set(RangeSpec.model_fields))
+    if unknown:
+        hint = " (a range is written with low and high, not min and max)" if keys & {"min", "max"} else ""
+        raise ValueError(f"{name}: unknown range key {unknown[0]!r}{hint}; a range has low, high, log, integer")
+    missing = [k for k in ("low", "high") if k not in keys]
+    if missing:
+        raise ValueError(f"{name}: the range has no {' and no '.join(missing)}; write it as "
+                         f"{{low: ..., high: ...}}")
+    values = {}
+    for key in ("low", "high"):
+        value = spec[key]
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            values[key] = math.nan
+        if isinstance(value, bool) or not math.isfinite(values[key]):
+            raise ValueError(f"{name}: the range's {key} {value!r} is not a finite number")
+    low, high = values["low"], values["high"]
+    if not low < high:
+        raise ValueError(f"{name}: the range's low {low:g} must be below its high {high:g}")
+    if spec.get("log") and low <= 0:
+        raise ValueError(f"{name}: a log range needs low above 0 (it is {low:g}); use a plain range, "
+                         f"or a positive low")
+    try:
+        return RangeSpec.model_validate(spec)
+    except ValueError as exc:  # log or integer not true/false
+        errors = getattr(exc, "errors", None)
+        if errors:
+            err = errors()[0]
+            raise ValueError(f"{name}: the range's {'.'.join(map(str, err['loc'])) or 'value'}: "
+                             f"{err['msg']}") from None
+        raise ValueError(f"{name}: {exc}") from None
+
 
 class Idea(BaseModel):
     """A research idea: the prose the agents read plus the fields the framework needs."""
@@ -89,13 +140,14 @@ class Idea(BaseModel):
     holdout: str | None = None  # held-out evaluation code the agents never see
     source: str = ""  # the file it came from
 
-    @field_validator("search_space")
+    @field_validator("search_space", mode="before")
     @classmethod
-    def _non_empty_choices(cls, v: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
-        for name, spec in v.items():
-            if isinstance(spec, list) and not spec:
-                raise ValueError(f"{name}: a choice list needs at least one value")
-        return v
+    def _param_specs(cls, v: Any) -> Any:
+        # Checked one parameter at a time, so that a wrong range is named with what is wrong
+        # instead of pydantic's account of why it is not a list either.
+        if not isinstance(v, dict):
+            return v
+        return {name: _param_spec(str(name), spec) for name, spec in v.items()}
 
 
 class RunConfig(BaseModel):
@@ -208,6 +260,10 @@ class Run(BaseModel):
     # What the run's machines offer now (GPUs and CPUs, free and total; nodes for a Ray cluster),
     # refreshed by the orchestrator so the TUI can show it without joining anything itself.
     resources: dict[str, Any] | None = None
+    # Where the search continues from (a fork's node): it is expanded first, and with
+    # ``focus_within`` the search stays in its subtree while that has anything to expand.
+    focus_node_id: int | None = None
+    focus_within: bool = False
 
 
 class Event(BaseModel):

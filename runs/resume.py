@@ -20,15 +20,20 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
 
     What an interrupted execution left behind (its partial output) is kept as a failed
     attempt in the ``attempts`` table. Leftover processes of a crashed orchestrator are
-    killed first, so two copies of a node never run at once. Returns the requeued ids.
+    killed first, so two copies of a node never run at once. Pruned nodes are out of the
+    search: they are not run again, and one left pending or running becomes cancelled.
+    Returns the requeued ids.
     """
     unfinished = store.nodes(run_id, statuses=UNFINISHED)
     now = time.time()
     attempts = []
     requeued = []
+    dropped = []
     for node in unfinished:
         folder = store.node_dir(run_id, node.id)
         _kill_leftover(folder)
+        if node.pruned and node.status == NodeStatus.cancelled:
+            continue
         if node.status != NodeStatus.pending or node.attempts:
             attempts.append({
                 "run_id": run_id, "node_id": node.id, "attempt": max(1, node.attempts),
@@ -38,6 +43,10 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
                 "stderr_tail": node.stderr_tail or _tail(folder / "stderr.txt"),
                 "exec_seconds": node.exec_seconds, "started_at": node.started_at, "finished_at": now,
             })
+        if node.pruned:
+            dropped.append(node.model_copy(update={
+                "status": NodeStatus.cancelled, "error": node.error or "pruned: not run again", "finished_at": now}))
+            continue
         requeued.append(node.model_copy(update={
             "status": NodeStatus.pending, "metric": None, "metrics": {}, "error": None, "exit_code": None,
             "timed_out": False, "exec_seconds": None, "stdout_tail": "", "stderr_tail": "",
@@ -46,7 +55,7 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
     # Attempts first: a crash between the two writes leaves the nodes unfinished, and the
     # next resume writes the same attempt rows again (same keys), so nothing is lost or doubled.
     store.save_attempts(attempts)
-    store.save_nodes(requeued)
+    store.save_nodes(requeued + dropped)
     return [n.id for n in requeued]
 
 

@@ -23,6 +23,7 @@ DB_NAME = "discover.db"
 
 _NODE_JSON = ("params", "metrics")
 _DERIVED = ("updated_at", "visits", "q")  # node columns that are bookkeeping, not Node fields
+_RUN_DERIVED = ("last_node_id",)  # run columns that are bookkeeping, not Run fields
 _RUN_JSON = ("idea", "config", "resources")
 
 
@@ -34,6 +35,10 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "id": str, "idea": str, "config": str, "status": str, "created_at": float, "finished_at": float,
             "best_node_id": int, "parent_run_id": str, "parent_node_id": int, "agent": str, "workspace": str,
             "pid": int, "heartbeat": float, "elapsed": float, "cost": float, "resources": str,
+            # The highest node id ever handed out: a dropped node's id is never given again.
+            "last_node_id": int,
+            # A fork continues from this node (expanded first), within its subtree when focus_within.
+            "focus_node_id": int, "focus_within": int,
         },
         "pk": "id",
         "not_null": {"idea", "config", "status", "created_at"},
@@ -131,11 +136,17 @@ class RunStore:
         try:
             conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None if readonly else "")
             conn.execute("PRAGMA busy_timeout = 30000")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.db_path}: cannot open the run database ({exc})") from exc
+        try:
+            # Before anything is written: a damaged or foreign file is refused, never "upgraded".
+            _check_ours(conn, self.db_path)
             if not readonly:
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{self.db_path}: cannot open the run database ({exc})") from exc
+        except BaseException:
+            conn.close()
+            raise
         self.db = sqlite_utils.Database(conn)
         if not readonly:
             self._ensure_schema()
@@ -208,7 +219,7 @@ class RunStore:
         return [_run_from_row(r) for r in self.db["runs"].rows_where(order_by="created_at")]
 
     def resolve_run(self, ref: str | None) -> str:
-        """Turn ``None``/``latest``, a full id or a unique prefix/suffix into a run id."""
+        """Turn ``None``/``latest``, a full id or any part of one id into a run id."""
         runs = [r["id"] for r in self.db.query("select id from runs order by created_at")] if (
             "runs" in self.db.table_names()
         ) else []
@@ -218,7 +229,7 @@ class RunStore:
             return runs[-1]
         if ref in runs:
             return ref
-        matches = [r for r in runs if r.startswith(ref) or r.endswith(ref)]
+        matches = [r for r in runs if ref in r]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -228,8 +239,41 @@ class RunStore:
     # -- nodes --------------------------------------------------------------------------
 
     def next_node_id(self, run_id: str) -> int:
-        row = self.db.execute("select max(id) from nodes where run_id = ?", [run_id]).fetchone()
-        return (row[0] or 0) + 1
+        """The id ``create_node`` would give the run's next node (read only)."""
+        return self._high_water(run_id) + 1
+
+    def _high_water(self, run_id: str) -> int:
+        """The highest node id the run has used: its nodes, its recorded mark, and the ids its
+        model calls were tagged with (which covers stores from before the mark was kept)."""
+        tables = set(self.db.table_names())
+        parts = ["0"]  # a read-only older store may lack any of the others
+        if "nodes" in tables:
+            parts.append("coalesce((select max(id) from nodes where run_id = :run), 0)")
+        if "last_node_id" in self.db["runs"].columns_dict:
+            parts.append("coalesce((select last_node_id from runs where id = :run), 0)")
+        if "llm_calls" in tables:
+            parts.append("coalesce((select max(node_id) from llm_calls where run_id = :run), 0)")
+        return int(self.db.execute(f"select max({', '.join(parts)}, 0)", {"run": run_id}).fetchone()[0])
+
+    def create_node(self, node: Node) -> Node:
+        """Insert a new node under an id never used before in its run, and return it.
+
+        Ids only grow: a node that was created and then dropped keeps its id to itself, so
+        its model calls and events can never be mistaken for those of a later node. The id
+        and the row are committed together, so a crash leaves no id used by nothing.
+        """
+        with self.db.conn:
+            node = node.model_copy(update={"id": self._high_water(node.run_id) + 1})
+            self.db.execute("update runs set last_node_id = ? where id = ?", [node.id, node.run_id])
+            self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+        return node
+
+    def delete_node(self, run_id: str, node_id: int) -> None:
+        """Remove a node that never ran (the agent had nothing for it); its id stays used."""
+        with self.db.conn:
+            self.db.execute("update runs set last_node_id = max(coalesce(last_node_id, 0), ?) where id = ?",
+                            [node_id, run_id])
+            self.db.execute("delete from nodes where run_id = ? and id = ?", [run_id, node_id])
 
     def save_node(self, node: Node) -> None:
         """Insert or replace a node, committed before this returns."""
@@ -385,6 +429,41 @@ class RunStore:
         with self.db.conn:
             self.db["commands"].update(command_id, {"done_at": time.time()})
 
+    def discard_pending_commands(self, run_id: str) -> list[Command]:
+        """Mark every unapplied command of the run done without applying it, and return them.
+
+        A resume calls this: a command left by a session that died before reading it (a stop,
+        a pause) was meant for that session, not for the one starting now.
+        """
+        stale = self.pending_commands(run_id)
+        if stale:
+            now = time.time()
+            with self.db.conn:
+                self.db.conn.executemany("update commands set done_at = ? where id = ?",
+                                         [(now, c.id) for c in stale])
+        return stale
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise StoreError unless ``path`` is empty or a run database of ours (any version)."""
+    try:
+        tables = {r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")}
+        if not tables:
+            return  # a new store
+        if not tables & set(SCHEMA):
+            raise StoreError(f"{path}: not a discover run database (it has none of its tables)")
+        for name, spec in SCHEMA.items():
+            if name not in tables:
+                continue
+            columns = {r[1] for r in conn.execute(f"pragma table_info([{name}])")}
+            pk = spec["pk"] if isinstance(spec["pk"], tuple) else (spec["pk"],)
+            missing = [c for c in (*pk, *sorted(spec.get("not_null", ()))) if c not in columns]
+            if missing:
+                raise StoreError(f"{path}: not a discover run database (table {name} has no "
+                                 f"{', '.join(missing)} column)")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path}: cannot read it as a run database ({exc})") from None
+
 
 def _run_row(run: Run) -> dict[str, Any]:
     row = run.model_dump(exclude={"idea", "config"})
@@ -395,7 +474,7 @@ def _run_row(run: Run) -> dict[str, Any]:
 
 
 def _run_from_row(row: dict[str, Any]) -> Run:
-    data = dict(row)
+    data = {k: v for k, v in row.items() if k not in _RUN_DERIVED}
     data["idea"] = Idea.model_validate_json(data["idea"])
     data["config"] = RunConfig.model_validate_json(data["config"])
     if data.get("resources"):

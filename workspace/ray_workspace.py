@@ -348,6 +348,13 @@ def _write_failure(request: ExecRequest, stderr: str, attempts: int = 0, notes: 
         (workdir / RAY_FILE).write_text(json.dumps({"attempts": attempts, "lost": notes or []}, indent=1))
 
 
+def check_address(address: str | None) -> None:
+    """Raise RayUnavailable when Ray is not installed or nothing answers at ``address``: the
+    cheap part of connecting, done before a run is stored."""
+    _import_ray()
+    _check_reachable(address)
+
+
 def _check_reachable(address: str | None, timeout: float = 3.0) -> None:
     """Fail fast when nothing listens at the cluster's address: Ray itself keeps retrying for minutes."""
     target = address

@@ -102,3 +102,70 @@ def test_bad_files(tmp_path: Path) -> None:
     notitle.write_text("---\nmetric: acc\n---\nno heading\n")
     with pytest.raises(IdeaError, match="title: missing"):
         load_idea(notitle)
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("{low: 1, high: 0.1}", "search_space: LR: the range's low 1 must be below its high 0.1"),
+        ("{low: 0.5, high: 0.5}", "LR: the range's low 0.5 must be below its high 0.5"),
+        ("{low: 0.1}", "LR: the range has no high"),
+        ("{high: 1}", "LR: the range has no low"),
+        ("{min: 0.1, max: 1}", "LR: unknown range key 'max' (a range is written with low and high, not min and max)"),
+        ("{low: 0.1, high: 1, step: 2}", "LR: unknown range key 'step'"),
+        ("{low: 0, high: 1, log: true}", "LR: a log range needs low above 0 (it is 0)"),
+        ("{low: -1, high: 1, log: true}", "LR: a log range needs low above 0 (it is -1)"),
+        ("{low: fast, high: 1}", "LR: the range's low 'fast' is not a finite number"),
+        ("{low: 0.1, high: 1, log: perhaps}", "LR: the range's log: Input should be a valid boolean"),
+        ("0.1", "LR: 0.1 is not a search range; write a list of choices"),
+        ("[0.1, [0.2]]", "LR: choice 2 ([0.2]) is not a number, string or true/false"),
+    ],
+)
+def test_search_space_range_errors_say_what_is_wrong(tmp_path: Path, spec: str, needle: str) -> None:
+    path = write_idea(tmp_path, f"metric: acc\nbaseline: baseline.py\nsearch_space: {{WIDTH: [8, 16], LR: {spec}}}")
+    with pytest.raises(IdeaError) as info:
+        load_idea(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: search_space: LR: ") and needle in message, message
+    assert "valid list" not in message and "\n" not in message
+
+
+def test_good_ranges_still_parse(tmp_path: Path) -> None:
+    path = write_idea(tmp_path, "metric: acc\nbaseline: baseline.py\n"
+                      "search_space: {LR: {low: 1e-4, high: 1, log: true}, WIDTH: {low: 4, high: 64, integer: true}}")
+    space = load_idea(path).search_space
+    assert space["LR"].low == 1e-4 and space["LR"].log and space["WIDTH"].integer and space["WIDTH"].high == 64
+
+
+def test_metric_flag_replaces_the_ideas_metric_with_a_notice(tmp_path: Path) -> None:
+    path = write_idea(tmp_path, "metric: val_acc\ndirection: maximize\nbaseline: baseline.py\nsearch_space: {LR: [1]}")
+    notices: list[str] = []
+    idea = load_idea(path, metric="val_loss:minimize", notice=notices.append)
+    assert (idea.metric.name, idea.metric.direction) == ("val_loss", "minimize")
+    assert notices == ["--metric val_loss (minimize) replaces the idea's metric val_acc (maximize)"]
+    # No direction given: the idea's direction for the same metric, maximize for another one.
+    same = load_idea(write_idea(tmp_path, "metric: {name: loss, direction: min}"), metric="loss", notice=notices.append)
+    assert same.metric.direction == "minimize" and len(notices) == 1  # nothing replaced, nothing said
+    other = load_idea(write_idea(tmp_path, "metric: {name: loss, direction: min}"), metric="acc", notice=notices.append)
+    assert other.metric.direction == "maximize" and notices[-1].startswith("--metric acc (maximize) replaces")
+
+
+@pytest.mark.parametrize("flag", ["val_loss:down", "val_loss:", ":minimize", "val_loss:upward"])
+def test_metric_flag_with_a_bad_direction_is_always_an_error(tmp_path: Path, flag: str) -> None:
+    with_metric = write_idea(tmp_path, "metric: val_loss\nbaseline: baseline.py\nsearch_space: {LR: [1]}")
+    for path in (with_metric, tmp_path / "absent.md"):  # even before the file is read
+        with pytest.raises(IdeaError, match=r"^--metric '") as info:
+            load_idea(path, metric=flag)
+        assert "\n" not in str(info.value)
+
+
+def test_offline_agent_needs_a_baseline_and_a_search_space(tmp_path: Path) -> None:
+    from discovery.idea import check_offline
+
+    check_offline(load_idea(write_idea(tmp_path, "metric: acc\nbaseline: baseline.py\nsearch_space: {LR: [1]}")))
+    nobase = write_idea(tmp_path, "metric: acc")
+    with pytest.raises(IdeaError, match=r"idea.md: baseline: missing; .* or pass --model"):
+        check_offline(load_idea(nobase))
+    nospace = write_idea(tmp_path, "metric: acc\nbaseline: baseline.py")
+    with pytest.raises(IdeaError, match=r"idea.md: search_space: missing; .* or pass --model"):
+        check_offline(load_idea(nospace))

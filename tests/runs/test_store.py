@@ -104,3 +104,75 @@ def test_subtree_stats_are_written_for_the_tui(runs_dir: Path) -> None:
     rows = store.db.execute("select id, visits, q from nodes order by id").fetchall()
     assert rows == [(1, 2, 0.9), (2, 1, 0.9)]
     assert store.get_node("r1", 1).id == 1  # the bookkeeping columns do not leak into Node
+
+
+def test_node_ids_only_grow_even_past_dropped_nodes(runs_dir: Path) -> None:
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    first, second = store.create_node(Node(run_id="r1", id=0)), store.create_node(Node(run_id="r1", id=0))
+    assert (first.id, second.id) == (1, 2) and store.get_node("r1", 2) == second
+    store.delete_node("r1", 2)  # selected, then the agent had nothing for it
+    store.close()
+    store = RunStore(runs_dir)  # a new session knows the mark
+    assert store.next_node_id("r1") == 3 and store.create_node(Node(run_id="r1", id=0)).id == 3
+    assert [n.id for n in store.nodes("r1")] == [1, 3]
+
+
+def test_an_older_store_without_the_mark_skips_ids_its_model_calls_used(runs_dir: Path) -> None:
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    store.save_node(Node(run_id="r1", id=1))
+    store.add_llm_call("r1", {"node_id": 4, "role": "draft", "cost": 0.0})  # node 4 was dropped
+    store.db.execute("update runs set last_node_id = null")
+    store.db.conn.commit()
+    assert store.create_node(Node(run_id="r1", id=0, parent_id=1)).id == 5
+
+
+def test_discarding_pending_commands_marks_them_done_unapplied(runs_dir: Path) -> None:
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    store.create_run(make_run("r2"))
+    store.add_command("r1", "stop")
+    store.add_command("r1", "prune", 3)
+    store.add_command("r2", "pause")
+    stale = store.discard_pending_commands("r1")
+    assert [(c.kind, c.node_id) for c in stale] == [("stop", None), ("prune", 3)]
+    assert store.pending_commands("r1") == [] and [c.kind for c in store.pending_commands("r2")] == ["pause"]
+    assert store.discard_pending_commands("r1") == []
+
+
+def test_resume_does_not_requeue_pruned_nodes(runs_dir: Path) -> None:
+    from runs.resume import requeue_unfinished
+
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    store.save_nodes([
+        Node(run_id="r1", id=1, status=NodeStatus.good, metric=0.5),
+        Node(run_id="r1", id=2, parent_id=1, status=NodeStatus.running, code="x", attempts=1, pruned=True),
+        Node(run_id="r1", id=3, parent_id=1, status=NodeStatus.cancelled, code="x", attempts=1, pruned=True),
+        Node(run_id="r1", id=4, parent_id=1, status=NodeStatus.running, code="x", attempts=1),
+    ])
+    assert requeue_unfinished(store, "r1") == [4]
+    nodes = {n.id: n for n in store.nodes("r1")}
+    assert nodes[2].status == NodeStatus.cancelled and nodes[2].pruned
+    assert nodes[3].status == NodeStatus.cancelled and nodes[3].pruned
+    assert nodes[4].status == NodeStatus.pending
+
+
+def test_a_damaged_or_foreign_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage"
+    garbage.mkdir()
+    (garbage / "discover.db").write_bytes(b"\x00\xff" * 3000)
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    conn = sqlite3.connect(foreign / "discover.db")
+    conn.execute("create table people (name text)")
+    conn.commit()
+    conn.close()
+    for folder, why in ((garbage, "cannot read it as a run database"), (foreign, "not a discover run database")):
+        before = (folder / "discover.db").read_bytes()
+        for readonly in (True, False):
+            with pytest.raises(StoreError, match=why):
+                RunStore(folder, readonly=readonly)
+        assert (folder / "discover.db").read_bytes() == before
+        assert sorted(p.name for p in folder.iterdir()) == ["discover.db"]
