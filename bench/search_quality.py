@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import statistics
 import sys
 import time
@@ -173,7 +174,9 @@ def main() -> None:
                 jobs += [(family, s, PRIOR, workers, top, True) for s in seeds]
     t0 = time.perf_counter()
     results: list[dict] = []
-    with ProcessPoolExecutor(args.jobs) as pool:
+    # Workers start by forkserver: AIDE's threads and servers run in this process, and forking a
+    # process with threads running can leave a lock held forever in the child.
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
         aide = None
         if args.aide:
             from agent_bench import aide_available

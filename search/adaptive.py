@@ -5,9 +5,9 @@ when improvements keep coming, and loses when the search is stuck on a plateau o
 local optimum. This policy does both, switching on evidence from the tree:
 
 1. Drafts first (``num_drafts``, the baseline counting as one).
-2. Debug: with ``debug_prob``, repair the most promising buggy leaf: the one whose
-   nearest working ancestor ranks highest (a broken change to a top node is worth fixing,
-   a broken draft far down the ranking is not).
+2. Debug: with ``debug_prob``, repair a buggy leaf at random, as AIDE does (picking the
+   one under the best node instead measured worse with several workers: it crowds them all
+   around one node).
 3. Exploit: improve the best node.
 4. Widen when stalled: once ``stall`` scored nodes have come after the best one without
    beating it, a share ``explore`` of the selections try something else: a new draft, the
@@ -36,9 +36,8 @@ class AdaptivePolicy:
     num_drafts: int = 3
     debug_prob: float = 0.5
     max_debug_depth: int = 3
-    stall: int = 6  # scored nodes after the best without beating it before widening
-    explore: float = 0.5  # share of selections that widen while stalled
-    debug_floor: float = 0.5  # a buggy leaf is repaired only if its anchor ranks at least this high
+    stall: int = 8  # scored nodes after the best without beating it before widening
+    explore: float = 0.7  # share of selections that widen while stalled
     ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
     crossover: bool = True
     nurture: int = 0  # improvements a young branch gets while widening before it must compete (0: none)
@@ -52,7 +51,7 @@ class AdaptivePolicy:
             return Action("draft")
         best = tree.best_open()
         if best is None:
-            target = self._debug_target(tree, floor=0.0)
+            target = _debug_target(tree, rng)
             if target is not None and (rng.random() < self.debug_prob or not can_draft):
                 return Action("debug", target)
             return Action("draft") if can_draft else None
@@ -60,7 +59,7 @@ class AdaptivePolicy:
         if ablation is not None:
             return ablation
         if rng.random() < self.debug_prob:
-            target = self._debug_target(tree, floor=self.debug_floor)
+            target = _debug_target(tree, rng)
             if target is not None:
                 return Action("debug", target)
         if tree.since_best() >= self.stall and rng.random() < self.explore:
@@ -70,19 +69,6 @@ class AdaptivePolicy:
         return Action("improve", best.id)
 
     # -- the pieces ------------------------------------------------------------------------------
-
-    def _debug_target(self, tree: SearchTree, *, floor: float) -> int | None:
-        """The debuggable buggy leaf whose nearest working ancestor ranks highest (oldest on ties)."""
-        best_id, best_rank = None, -1.0
-        for i in sorted(tree.buggy_leaves):
-            node = tree.nodes[i]
-            if not tree.debuggable(node):
-                continue
-            anchor = _anchor(tree, node)
-            rank = 0.5 if anchor is None else tree.rank(anchor.metric)  # type: ignore[arg-type]
-            if rank >= floor and rank > best_rank:
-                best_id, best_rank = i, rank
-        return best_id
 
     def _widen(self, tree: SearchTree, rng: random.Random, best: TreeNode, can_draft: bool) -> Action | None:
         young = self._young(tree, best)
@@ -126,11 +112,10 @@ class AdaptivePolicy:
         return Action("ablate", best.id)
 
 
-def _anchor(tree: SearchTree, node: TreeNode) -> TreeNode | None:
-    current = tree.nodes[node.parent_id] if node.parent_id is not None else None
-    while current is not None and not current.valid:
-        current = tree.nodes[current.parent_id] if current.parent_id is not None else None
-    return current
+def _debug_target(tree: SearchTree, rng: random.Random) -> int | None:
+    """A debuggable buggy leaf, at random (None when there is none)."""
+    leaves = sorted(i for i in tree.buggy_leaves if tree.debuggable(tree.nodes[i]))
+    return rng.choice(leaves) if leaves else None
 
 
 def _has_child(tree: SearchTree, node: TreeNode, operator: str) -> bool:
