@@ -52,6 +52,7 @@ class TreeMemory:
         if not (self.good or self.buggy):
             return ""
         lines = [f"Lessons from the whole search so far ({self.good} scripts worked, {self.buggy} failed):"]
+        best = [n for n in best if n.metric is not None]
         if best:
             lines.append("Best results:")
             lines += [f"- node {n.id} [{n.operator}] {self.metric.name}={n.metric:.4g}: {_short(n.plan)}" for n in best]
