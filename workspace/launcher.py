@@ -1,0 +1,218 @@
+"""The local workspace's launcher: the parent of a node's process, so that nothing it starts
+outlives it. Run as a script (``python -I -S launcher.py [options] -- python experiment.py``);
+it uses only the standard library.
+
+- It makes itself a child subreaper (``PR_SET_CHILD_SUBREAPER``): a process the node starts
+  and abandons (a double fork, a ``setsid`` daemon) is re-parented to the launcher, not to
+  init, so it can still be found.
+- When the node's main process ends, or on SIGTERM after a grace period, or at once on
+  SIGUSR1, it kills every descendant it has with SIGKILL, reaping as it goes until none is
+  left, then exits with the node's own status (a node killed by signal N: the launcher
+  kills itself with N, so the caller sees -N).
+- ``--fsize BYTES``: RLIMIT_FSIZE for the node (no file grows past the disk quota), and no
+  core files.
+- ``--no-network``: a network namespace of its own with only loopback, when the kernel lets
+  this user create one (directly as root, else inside a user namespace that maps the
+  caller's own uid and gid). Best effort: without it the node keeps the host's network.
+- ``--probe``: print what this machine allows as JSON and exit.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import signal
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+GRACE = 1.5  # seconds a SIGTERMed node has to exit before everything of it is killed
+
+
+class _Stop(Exception):
+    def __init__(self, now: bool) -> None:
+        super().__init__()
+        self.now = now
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def make_subreaper(libc: ctypes.CDLL) -> bool:
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def isolate_network(libc: ctypes.CDLL) -> str | None:
+    """Enter a new network namespace with loopback up; which way it worked, or None."""
+    if libc.unshare(CLONE_NEWNET) == 0:
+        _loopback_up()
+        return "netns"
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+        return None
+    # Map our own ids, so the node keeps its uid and the files it writes stay ours.
+    try:
+        _write("/proc/self/setgroups", "deny")
+    except OSError:
+        pass  # kernels before 3.19 have no setgroups file
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    _loopback_up()
+    return "userns+netns"
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _loopback_up() -> None:
+    """A new namespace's loopback is down: bring it up, as Docker's network 'none' does."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifreq = struct.pack("16sh22x", b"lo", 0)
+        flags = struct.unpack("16sh22x", fcntl.ioctl(s, siocgifflags, ifreq))[1]
+        fcntl.ioctl(s, siocsifflags, struct.pack("16sh22x", b"lo", flags | iff_up))
+
+
+def children(pid: int) -> list[int]:
+    """The direct children of ``pid``."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            found.append(int(name))
+    return found
+
+
+def sweep() -> None:
+    """SIGKILL every descendant and reap them. Orphans of a killed process come to us (we are
+    their subreaper), so each round kills what the last one orphaned, until none is left."""
+    me = os.getpid()
+    while True:
+        for pid in children(me):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                break
+
+
+def _wait(pid: int, deadline: float | None) -> int | None:
+    """The child's wait status, or None at ``deadline``."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG if deadline is not None else 0)
+        if done:
+            return status
+        if deadline is not None:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+
+def _exit_like(status: int | None) -> None:
+    if status is None:
+        os._exit(128 + signal.SIGKILL)
+    if os.WIFEXITED(status):
+        os._exit(os.WEXITSTATUS(status))
+    sig = os.WTERMSIG(status)
+    try:
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    except (OSError, ValueError):
+        pass
+    os._exit(128 + sig)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise _Stop(now=signum == signal.SIGUSR1)
+
+
+def main(argv: list[str]) -> None:
+    fsize: int | None = None
+    no_network = probe = False
+    while argv and argv[0] != "--":
+        flag = argv.pop(0)
+        if flag == "--fsize":
+            fsize = int(argv.pop(0))
+        elif flag == "--no-network":
+            no_network = True
+        elif flag == "--probe":
+            probe = True
+        else:
+            sys.stderr.write(f"launcher: unknown option {flag}\n")
+            os._exit(125)
+    command = argv[1:]
+    libc = _libc()
+    subreaper = make_subreaper(libc)
+    network = None
+    if no_network:
+        try:
+            network = isolate_network(libc)
+        except OSError as exc:
+            # Half-made (a user namespace without its id map): running on would fail oddly.
+            sys.stderr.write(f"[discover: could not isolate the network: {exc}]\n")
+            os._exit(125)
+    if probe:
+        print(json.dumps({"subreaper": subreaper, "network": network}))
+        return
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if fsize is not None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGUSR1, _on_signal)
+    child = os.fork()
+    if child == 0:
+        try:
+            os.execvp(command[0], command)
+        finally:
+            os._exit(127)
+    status: int | None = None
+    try:
+        status = _wait(child, None)
+    except _Stop as stop:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if not stop.now:
+            try:
+                status = _wait(child, time.monotonic() + GRACE)
+            except _Stop:
+                pass  # SIGUSR1 during the grace period: kill now
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    sweep()
+    if status is None:
+        status = signal.SIGKILL  # killed by us: a wait status of "terminated by SIGKILL"
+    _exit_like(status)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
