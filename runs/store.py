@@ -34,6 +34,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "id": str, "idea": str, "config": str, "status": str, "created_at": float, "finished_at": float,
             "best_node_id": int, "parent_run_id": str, "parent_node_id": int, "agent": str, "workspace": str,
             "pid": int, "heartbeat": float, "elapsed": float, "cost": float, "resources": str,
+            "isolation": str,
         },
         "pk": "id",
         "not_null": {"idea", "config", "status", "created_at"},

@@ -37,7 +37,6 @@ from workspace.base import (
     read_metrics,
     write_outputs,
 )
-from workspace.quota import DISK_NOTE, folder_usage, quota_text, trim_to, watch
 from workspace.docker_spec import (
     DEFAULT_IMAGE,
     LABEL_MODE,
@@ -54,6 +53,8 @@ from workspace.docker_spec import (
     parse_size,
     spec_for,
 )
+from workspace.limits import size_text
+from workspace.quota import DISK_NOTE, folder_usage, trim_to, watch
 
 LABEL_WORKSPACE = "discover.workspace"  # one DockerWorkspace instance, so kill_all finds its own
 SLOTS_DIR = ".docker-slots"  # next to the node folders (or in ``scratch``), so moving outputs back is a rename
@@ -227,7 +228,7 @@ class DockerWorkspace:
     def isolation(self) -> str:
         """One line: what a node's container keeps it from."""
         memory = f"{self.memory} memory" if self.memory else "no memory limit"
-        disk = f"{quota_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota"
+        disk = f"{size_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota"
         return (f"container from {self.image}: no network unless the idea asks, {memory} (no swap), "
                 f"{self.shm_size} /dev/shm, {disk}, {self.pids_limit} processes, read-only root, "
                 f"user {self.user}, no capabilities; only the node folder and the data are mounted")
@@ -254,7 +255,7 @@ class DockerWorkspace:
             result.stderr += f"\n[discover: could not move {error} out of the container's folder]\n"
         if spec.disk and (tidy.over_quota or result.disk_exceeded):
             if not result.disk_exceeded:
-                result.stderr += f"\n[discover: {DISK_NOTE} (the node folder reached its {quota_text(spec.disk)} limit)]\n"
+                result.stderr += f"\n[discover: {DISK_NOTE} (the node folder reached its {size_text(spec.disk)} limit)]\n"
             result.disk_exceeded = True
             await self._run(trim_to, request.workdir, spec.disk)
         write_outputs(request.workdir, result.stdout, result.stderr)
@@ -342,7 +343,7 @@ class DockerWorkspace:
         if seen.error and not full.is_set():
             stderr += f"\n[discover: lost the container's output: {seen.error}]\n"
         if full.is_set():
-            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {quota_text(slot.spec.disk or 0)} limit)]\n"
+            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(slot.spec.disk or 0)} limit)]\n"
         if timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         if oom:

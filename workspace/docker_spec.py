@@ -7,13 +7,13 @@ GPU device requests can be read and tested without a Docker engine or a GPU.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from workspace.base import SCRIPT_NAME, ExecRequest
+from workspace.limits import parse_size
 
 DEFAULT_IMAGE = "discover-test:bookworm"
 NODE_DIR = "/node"  # the node folder inside the container
@@ -65,18 +65,6 @@ class ContainerSpec(BaseModel):
     cache_size: str = "256m"
     read_only: bool = True
     disk: int | None = None  # bytes: RLIMIT_FSIZE of every process (the folder's total is watched)
-
-
-def parse_size(text: str | int, field: str = "memory", minimum: int = 6 << 20) -> int:
-    """Bytes from '512m', '4g', '1.5G' or a plain number of bytes; ValueError naming ``field``."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text).lower())
-    if not match:
-        raise ValueError(f"{field}: {text!r} is not a size (use e.g. 512m or 4g)")
-    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[match.group(2)]
-    value = int(float(match.group(1)) * scale)
-    if value < minimum:
-        raise ValueError(f"{field}: {text!r} is below the minimum of {minimum >> 20}m")
-    return value
 
 
 def default_user(uid: int | None = None, gid: int | None = None) -> str:

@@ -25,7 +25,8 @@ from workspace.base import (
     read_metrics,
     write_outputs,
 )
-from workspace.quota import DISK_NOTE, folder_usage, quota_text, trim_to, watch
+from workspace.limits import size_text
+from workspace.quota import DISK_NOTE, folder_usage, trim_to, watch
 
 # Only these variables of the host pass through; everything else (API keys, tokens,
 # cloud credentials, DISCOVER_* settings) stays behind.
@@ -85,7 +86,7 @@ class LocalWorkspace:
                          "network open (this kernel refuses an unprivileged network namespace)")
         else:
             parts.append("network open")
-        parts.append(f"{quota_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota")
+        parts.append(f"{size_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota")
         parts.append("no memory limit")
         parts.append("processes killed with the node" if probe().get("subreaper") else
                      "leftover processes killed by process group and a sweep")
@@ -163,7 +164,7 @@ class LocalWorkspace:
                 await asyncio.to_thread(trim_to, request.workdir, limit)
         stdout, stderr = out.text(), err.text()
         if disk_exceeded:
-            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {quota_text(limit)} limit)]\n"
+            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(limit)} limit)]\n"
         elif timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         write_outputs(request.workdir, stdout, stderr)

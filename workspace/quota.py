@@ -93,10 +93,3 @@ async def watch(root: Path, limit: int, on_full: Callable[[], Awaitable[None]]) 
             await on_full()
             return
         interval = min(_MAX_INTERVAL, max(interval * 2, 20 * (loop.time() - t0)))
-
-
-def quota_text(limit: int) -> str:
-    """'2.0 GB', '512 MB' for messages."""
-    if limit >= 1 << 30:
-        return f"{limit / (1 << 30):.1f} GiB"
-    return f"{max(1, limit >> 20)} MiB"
