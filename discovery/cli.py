@@ -101,7 +101,7 @@ def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
     g.add_argument("--gpus", help="GPUs to hand out: all (default), none, or ids such as 0,1")
     g.add_argument("--gpus-per-node", type=float,
-                   help="GPUs per node; fractions share a GPU (default: the idea's, else GPUs / workers)")
+                   help="GPUs per node; fractions share a GPU (default: the idea's, else 1 / ceil(workers / GPUs))")
     g.add_argument("--node-disk", help="disk quota of each node's folder, e.g. 10g (default: the idea's, else "
                                        "a quarter of the free space / workers, at most 20g)")
     g.add_argument("--node-memory", help="Docker: memory of each node, e.g. 16g (default: the idea's, else "

@@ -33,9 +33,10 @@ def parse_size(text: str | int, field: str = "memory", minimum: int = 6 * MiB) -
 
 
 def size_text(size: int) -> str:
-    """A size as the flags take it: '4g' for whole GiB, else '300m' (rounded down to MiB)."""
-    if size >= GiB and size % GiB == 0:
-        return f"{size // GiB}g"
+    """A size as the flags take it: '4g', '9.6g' (rounded down to a tenth), '300m'."""
+    if size >= GiB:
+        tenths = size * 10 // GiB
+        return f"{tenths // 10}g" if tenths % 10 == 0 else f"{tenths / 10:.1f}g"
     if size >= MiB:
         return f"{size // MiB}m"
     return f"{size}b" if size < 1024 else f"{size // 1024}k"

@@ -38,7 +38,7 @@ TASK_FILE = "task.json"  # written in the scratch folder when a task starts: whe
 # node started, and deletes the scratch folder. It detaches itself (forks, and its parent
 # exits) so that it is not among the worker's children that Ray kills.
 REAPER_CODE = r"""
-import os, shutil, signal, subprocess, sys
+import os, shutil, signal, subprocess, sys, time
 if os.fork() > 0:
     os._exit(0)
 folder, run_id, node_id, docker = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -52,6 +52,8 @@ if not finished:
     try:
         pgid = int(open(os.path.join(folder, "node", "pid")).read().strip())
         if pgid > 1:
+            os.kill(pgid, signal.SIGUSR1)  # the local workspace's launcher: it kills all the node started
+            time.sleep(0.3)
             os.killpg(pgid, signal.SIGKILL)
     except (OSError, ValueError):
         pass
