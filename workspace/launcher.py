@@ -20,7 +20,6 @@ it uses only the standard library.
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import resource
 import signal
@@ -184,6 +183,8 @@ def main(argv: list[str]) -> None:
             sys.stderr.write(f"[discover: could not isolate the network: {exc}]\n")
             os._exit(125)
     if probe:
+        import json  # here only: importing it costs more than the rest of the launcher
+
         print(json.dumps({"subreaper": subreaper, "network": network}))
         return
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
