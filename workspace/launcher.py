@@ -8,7 +8,8 @@ it uses only the standard library.
 - When the node's main process ends, or on SIGTERM after a grace period, or at once on
   SIGUSR1, it kills every descendant it has with SIGKILL, reaping as it goes until none is
   left, then exits with the node's own status (a node killed by signal N: the launcher
-  kills itself with N, so the caller sees -N).
+  kills itself with N, so the caller sees -N). It takes those signals synchronously
+  (blocked, then ``sigwaitinfo``), so no signal can cut its clean-up short.
 - ``--fsize BYTES``: RLIMIT_FSIZE for the node (no file grows past the disk quota), and no
   core files.
 - ``--no-network``: a network namespace of its own with only loopback, when the kernel lets
@@ -30,12 +31,7 @@ PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
 GRACE = 1.5  # seconds a SIGTERMed node has to exit before everything of it is killed
-
-
-class _Stop(Exception):
-    def __init__(self, now: bool) -> None:
-        super().__init__()
-        self.now = now
+_SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGUSR1}
 
 
 def _libc() -> ctypes.CDLL:
@@ -127,34 +123,52 @@ def sweep() -> None:
                 break
 
 
-def _wait(pid: int, deadline: float | None) -> int | None:
-    """The child's wait status, or None at ``deadline``."""
+def wait_node(child: int) -> int | None:
+    """The node's wait status once it exits; None when it is to be killed first: at once on
+    SIGUSR1, or GRACE seconds after a SIGTERM it outlived. The signals are blocked and taken
+    here one at a time, so none can interrupt the launcher half-way (and skip the sweep)."""
+    deadline: float | None = None
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG if deadline is not None else 0)
-        if done:
-            return status
-        if deadline is not None:
-            if time.monotonic() >= deadline:
+        # Reap every child that has ended: the node itself, or orphans handed to us while it
+        # runs (left as zombies they would count against the process limit).
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
                 return None
-            time.sleep(0.02)
+            if pid == child:
+                return status
+            if pid == 0:
+                break
+        if deadline is None:
+            info = signal.sigwaitinfo(_SIGNALS)
+        else:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            info = signal.sigtimedwait(_SIGNALS, left)
+        if info is None:
+            continue
+        if info.si_signo == signal.SIGUSR1:
+            return None
+        if info.si_signo == signal.SIGTERM and deadline is None:
+            deadline = time.monotonic() + GRACE
 
 
-def _exit_like(status: int | None) -> None:
-    if status is None:
-        os._exit(128 + signal.SIGKILL)
+def _exit_like(status: int) -> None:
+    """Exit as the node did: with its code, or killed by its signal."""
     if os.WIFEXITED(status):
         os._exit(os.WEXITSTATUS(status))
     sig = os.WTERMSIG(status)
+    for pending in (signal.SIGTERM, signal.SIGUSR1):
+        signal.signal(pending, signal.SIG_IGN)  # drop a stop request still pending
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
     try:
         signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     except (OSError, ValueError):
         pass
     os._exit(128 + sig)
-
-
-def _on_signal(signum: int, _frame: object) -> None:
-    raise _Stop(now=signum == signal.SIGUSR1)
 
 
 def main(argv: list[str]) -> None:
@@ -190,28 +204,18 @@ def main(argv: list[str]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if fsize is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGUSR1, _on_signal)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
     child = os.fork()
     if child == 0:
         try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
             os.execvp(command[0], command)
         finally:
             os._exit(127)
-    status: int | None = None
-    try:
-        status = _wait(child, None)
-    except _Stop as stop:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if not stop.now:
-            try:
-                status = _wait(child, time.monotonic() + GRACE)
-            except _Stop:
-                pass  # SIGUSR1 during the grace period: kill now
-    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    status = wait_node(child)
     sweep()
     if status is None:
-        status = signal.SIGKILL  # killed by us: a wait status of "terminated by SIGKILL"
+        status = signal.SIGKILL  # killed by us: the wait status of "terminated by SIGKILL"
     _exit_like(status)
 
 
