@@ -151,15 +151,12 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     from workspace.factory import WorkspaceError, build
 
     try:
-        try:
-            built = build(workspace_settings(config, run.idea, store.root))
-        except WorkspaceError as exc:
-            raise ConfigError(str(exc)) from None
-    except ConfigError as exc:
+        built = build(workspace_settings(config, run.idea, store.root))
+    except (ConfigError, WorkspaceError) as exc:
         # Nothing ran: leave the run resumable, and say why it did not start.
         store.update_run(run.id, status="stopped", pid=None)
         store.add_event(run.id, "start_failed", str(exc))
-        raise
+        raise ConfigError(str(exc)) from None
     workspace, gpus, share = built.workspace, built.gpus, built.gpu_share
     store.update_run(run.id, workspace=workspace.name, isolation=built.isolation)
     run = run.model_copy(update={"workspace": workspace.name, "isolation": built.isolation})
