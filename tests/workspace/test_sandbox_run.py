@@ -73,3 +73,21 @@ def test_with_a_model_auto_without_docker_stops_in_one_line(tmp_path: Path) -> N
     assert error.startswith("discover: error: --workspace auto: no Docker engine answers")
     assert "discover doctor" in error and "--workspace local" in error and "Traceback" not in done.stderr
     assert not (tmp_path / "runs" / "discover.db").exists()
+
+
+def test_a_flag_wins_over_the_idea_and_a_bad_size_is_one_line(tmp_path: Path) -> None:
+    from discovery.api import workspace_settings
+    from runs.models import Idea, MetricSpec, RunConfig
+
+    idea = Idea(title="t", metric=MetricSpec(name="acc"), node_memory="1g", node_shm="256m", node_disk="2g")
+    chosen = workspace_settings(RunConfig(node_memory="3g"), idea)
+    assert (chosen.node_memory, chosen.node_shm, chosen.node_disk) == ("3g", "256m", "2g")
+    (tmp_path / "idea.md").write_text(IDEA)
+    (tmp_path / "baseline.py").write_text(BASELINE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "discovery.cli", "run", "idea.md", "--node-shm", "lots"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == ("discover: error: --node-shm (or the idea's node_shm): 'lots' is not a size "
+                                   "(use e.g. 512m or 4g)")
+    assert not (tmp_path / "runs").exists()
