@@ -57,8 +57,11 @@ def protocol(idea: Idea) -> str:
         "- Fix random seeds so that a rerun gives the same result.",
     ]
     if idea.data:
-        names = ", ".join(f"data/{p.rstrip('/').rsplit('/', 1)[-1]}" for p in idea.data)
-        lines.append(f"- Input data is under data/ (read-only): {names}.")
+        from workspace.data import describe_data
+
+        # The same rule the workspaces link data by: files by name, a folder's contents directly.
+        lines.append("- Input data is in the folder data/ (read-only; do not copy it), exactly here: "
+                     + "; ".join(describe_data(idea.data)) + ".")
     if not idea.network:
         lines.append("- There is no network access: do not download anything; use only installed packages.")
     return "\n".join(lines)

@@ -113,8 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where nodes run")
     g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"),
-                   help="auto (default, or DISCOVER_WORKSPACE): Docker when an engine and the image answer, else "
-                        "local; ray: each node a Ray task on a cluster")
+                   help="auto (default; DISCOVER_WORKSPACE when set): Docker when an engine and the image answer, "
+                        "else local (with a model: an error, pass local to accept unsandboxed code); "
+                        "ray: each node a Ray task on a cluster")
     g.add_argument("--ray-address", help="Ray cluster address (HOST:PORT, ray://HOST:PORT or local); "
                                          "default RAY_ADDRESS")
     g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
@@ -122,6 +123,12 @@ def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-node", type=float,
                    help="GPUs per node; fractions share a GPU (default: the idea's, else 1/ceil(workers/GPUs), "
                         "which spreads the workers evenly over the GPUs)")
+    g.add_argument("--node-disk", help="disk quota of each node's folder, e.g. 10g (default: the idea's, else "
+                                       "a quarter of the free space / workers, at most 20g)")
+    g.add_argument("--node-memory", help="Docker: memory of each node, e.g. 16g (default: the idea's, else "
+                                         "80%% of this machine's memory / workers)")
+    g.add_argument("--node-shm", help="Docker: /dev/shm of each node, e.g. 2g (default: the idea's, else "
+                                      "a quarter of its memory, at most 8g)")
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:

@@ -20,6 +20,8 @@ def show_run(store: RunStore, run_id: str) -> str:
         f"  policy {cfg.policy}, agent {run.agent}, workspace {run.workspace}, workers {cfg.workers}, "
         f"budget {cfg.budget}, seed {cfg.seed}",
     ]
+    if run.isolation:
+        lines.append(f"  isolation: {run.isolation}")
     if run.parent_run_id:
         lines.append(f"  forked from {run.parent_run_id} node {run.parent_node_id}")
     lines += ["", summary_table(store, run_id)]

@@ -6,7 +6,6 @@ These are the boundary types every other package speaks. They import nothing of 
 from __future__ import annotations
 
 import math
-import os
 from enum import Enum
 from typing import Any, Literal
 
@@ -138,6 +137,10 @@ class Idea(BaseModel):
     network: bool = False
     image: str | None = None
     holdout: str | None = None  # held-out evaluation code the agents never see
+    # Limits of each node ('10g', '512m'); None: sized from the machine (workspace/limits.py).
+    node_disk: str | int | None = None  # the node folder's disk quota, every workspace
+    node_memory: str | int | None = None  # Docker: memory without swap
+    node_shm: str | int | None = None  # Docker: /dev/shm
     source: str = ""  # the file it came from
 
     @field_validator("search_space", mode="before")
@@ -165,12 +168,15 @@ class RunConfig(BaseModel):
     model: str | None = None
     api_base: str | None = None
     llm: dict[str, Any] | None = None  # agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/)
-    # auto: Docker when an engine and the image answer, else local. DISCOVER_WORKSPACE sets the default.
-    workspace: str = Field(default_factory=lambda: os.environ.get("DISCOVER_WORKSPACE", "auto"))
+    # auto | local | docker | ray, checked by workspace/factory.py (which also reads DISCOVER_WORKSPACE).
+    workspace: str = "auto"
     image: str | None = None  # Docker image (overrides the idea's)
     gpus: str = "all"  # all | none | 0,1
     ray_address: str | None = None  # --workspace ray: HOST:PORT, ray://HOST:PORT or local; None: RAY_ADDRESS
     gpus_per_node: float | None = Field(default=None, ge=0)  # overrides the idea's
+    node_disk: str | int | None = None  # override the idea's node limits (see Idea)
+    node_memory: str | int | None = None
+    node_shm: str | int | None = None
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
@@ -248,6 +254,7 @@ class Run(BaseModel):
     parent_node_id: int | None = None
     agent: str = "offline"
     workspace: str = "local"  # the backend the run's nodes ran in (config says auto until one is picked)
+    isolation: str | None = None  # one line: what that workspace kept a node from (its limits included)
     pid: int | None = None
     heartbeat: float | None = None
     elapsed: float = 0.0  # seconds spent searching, over all sessions of the run

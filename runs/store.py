@@ -39,6 +39,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "last_node_id": int,
             # A fork continues from this node (expanded first), within its subtree when focus_within.
             "focus_node_id": int, "focus_within": int,
+            "isolation": str,
         },
         "pk": "id",
         "not_null": {"idea", "config", "status", "created_at"},

@@ -48,6 +48,8 @@ def build(f: Facts, prose: Prose, figures: list[Figure], plots: list[Figure]) ->
     doc.add(Para(f"Run `{run.id}` ({run.status}): {len(f.nodes)} nodes searched with the `{run.config.policy}` "
                  f"policy and the `{run.agent}` agent in the `{run.workspace}` workspace. The whole tree, "
                  "node by node: [tree.html](tree.html)."))
+    if run.isolation:
+        doc.add(Para(f"Nodes ran in the {run.isolation}."))
     doc.add(Heading("Abstract"), *prose_blocks(prose.abstract))
     doc.add(*_idea(f))
     doc.add(*_method(f))
