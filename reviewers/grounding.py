@@ -6,6 +6,13 @@ agree within a small relative tolerance. A rounded number must keep at least two
 digits: "1" does not stand for 0.9667, and "3 minutes" does not stand for 3.4 minutes. Signs
 are ignored, so "a drop of 0.12" matches a recorded difference of -0.12.
 
+Against a ``Record`` (the run's numbers sorted by what they measure) each number is checked
+for what its words claim: "node 12" must name a node; "12 seeds" must be a recorded number
+of seeds, not any 12 the store holds; "40 seconds" a recorded duration; "`LR` = 0.3" a value
+that parameter took; and a value in a sentence that names nodes must be one of those nodes'
+values (or a statistic of the run), not another node's. A ``KnownNumbers`` bag checks only
+that the number exists somewhere.
+
 Pure functions, no I/O: the caller supplies the recorded numbers.
 """
 
@@ -16,6 +23,10 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reviewers.claims import Record
 
 # A number not glued to a word or another number: skips identifiers (L2, H100, conv2d),
 # version strings (3.11.2) and ordinals (1st). A unit suffix (s, ms, min, h, x) is allowed.
@@ -41,6 +52,7 @@ class Mention:
     significant: int  # significant digits shown
     percent: bool = False
     start: int = 0
+    end: int = 0
 
 
 @dataclass
@@ -49,6 +61,7 @@ class SentenceCheck:
 
     sentence: str
     unsupported: list[Mention] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why each unsupported number fails, same order
 
     @property
     def ok(self) -> bool:
@@ -82,6 +95,11 @@ class KnownNumbers:
 
     def __len__(self) -> int:
         return len(self._sorted)
+
+    @property
+    def values(self) -> list[float]:
+        """The recorded values, ascending (absolute values)."""
+        return list(self._sorted)
 
     def nearest(self, value: float) -> float | None:
         """The recorded value closest to ``value`` (None when there are none)."""
@@ -149,7 +167,7 @@ def extract_numbers(text: str, ignore: Iterable[str] = ()) -> list[Mention]:
         significant = max(1, len(digits))
         out.append(Mention(text=m.group(0).strip(), value=value, decimals=decimals, significant=significant,
                            percent=tail in ("%", "percent", "per cent") or tail.startswith("per"),
-                           start=m.start()))
+                           start=m.start(), end=m.end()))
     return out
 
 
@@ -163,21 +181,21 @@ def split_sentences(text: str) -> list[str]:
     return units
 
 
-def check_text(text: str, known: KnownNumbers, *, ignore: Iterable[str] = (),
+def check_text(text: str, known: KnownNumbers | Record, *, ignore: Iterable[str] = (),
                rel_tol: float = REL_TOL) -> GroundingReport:
     """Check every sentence of ``text``; the report lists those with unsupported numbers."""
     ignore = list(ignore)
     report = GroundingReport()
     for sentence in split_sentences(text):
-        mentions = extract_numbers(sentence, ignore)
-        report.checked += len(mentions)
-        bad = [m for m in mentions if not known.supports(m, rel_tol)]
+        checked, bad, reasons = _check_sentence(sentence, known, ignore, rel_tol)
+        report.checked += checked
         if bad:
-            report.failures.append(SentenceCheck(sentence=sentence, unsupported=bad))
+            report.failures.append(SentenceCheck(sentence=sentence, unsupported=bad, reasons=reasons))
     return report
 
 
-def drop_unsupported(text: str, known: KnownNumbers, *, ignore: Iterable[str] = ()) -> tuple[str, GroundingReport]:
+def drop_unsupported(text: str, known: KnownNumbers | Record, *,
+                     ignore: Iterable[str] = ()) -> tuple[str, GroundingReport]:
     """``text`` without the sentences whose numbers the store cannot back; paragraphs kept."""
     ignore = list(ignore)
     report = GroundingReport()
@@ -192,9 +210,9 @@ def drop_unsupported(text: str, known: KnownNumbers, *, ignore: Iterable[str] = 
             body = line[len(prefix):] if prefix else line.strip()
             kept = []
             for sentence in (s for s in _SENTENCE_END.split(body.strip()) if s.strip()):
-                mentions = extract_numbers(sentence, ignore)
-                report.checked += len(mentions)
-                if all(known.supports(m) for m in mentions):
+                checked, bad, _ = _check_sentence(sentence, known, ignore, REL_TOL)
+                report.checked += checked
+                if not bad:
                     kept.append(sentence)
                 else:
                     report.dropped.append(sentence)
@@ -205,10 +223,24 @@ def drop_unsupported(text: str, known: KnownNumbers, *, ignore: Iterable[str] = 
     return "\n\n".join(paragraphs), report
 
 
+def _check_sentence(sentence: str, known: KnownNumbers | Record, ignore: list[str],
+                    rel_tol: float) -> tuple[int, list[Mention], list[str]]:
+    """(numbers checked, the unsupported ones, why each fails)."""
+    if not isinstance(known, KnownNumbers):  # a reviewers.claims.Record: checked claim by claim
+        return known.check_sentence(sentence, ignore, rel_tol)
+    mentions = extract_numbers(sentence, ignore)
+    bad = [m for m in mentions if not known.supports(m, rel_tol)]
+    return len(mentions), bad, ["not recorded"] * len(bad)
+
+
 def describe_failures(report: GroundingReport, limit: int = 12) -> str:
     """The failing sentences and their numbers, as lines to show a model or a person."""
     lines = []
     for f in report.failures[:limit]:
+        if f.reasons and any(r != "not recorded" for r in f.reasons):
+            why = "; ".join(f"{m.text}: {r}" for m, r in zip(f.unsupported, f.reasons))
+            lines.append(f"- \"{f.sentence}\" ({why})")
+            continue
         nums = ", ".join(m.text for m in f.unsupported)
         lines.append(f"- \"{f.sentence}\" (not recorded: {nums})")
     if len(report.failures) > limit:

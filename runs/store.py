@@ -372,6 +372,13 @@ class RunStore:
             out.append((d.pop("id"), Event.model_validate(d)))
         return out
 
+    def pauses(self, run_id: str) -> list[tuple[float, float]]:
+        """Wall-clock gaps between a run's sessions: (its last event before a resume, the resume)."""
+        rows = self.db.execute(
+            "select (select max(p.ts) from events p where p.run_id = e.run_id and p.id < e.id), e.ts "
+            "from events e where e.run_id = ? and e.kind = 'run_resumed' order by e.id", [run_id])
+        return [(a, b) for a, b in rows if a is not None]
+
     def add_command(self, run_id: str, kind: str, node_id: int | None = None) -> int:
         cmd = Command(run_id=run_id, kind=kind, node_id=node_id, created_at=time.time())
         with self.db.conn:

@@ -78,9 +78,8 @@ def _method(f: Facts) -> list[Block]:
     cfg = f.run.config
     blocks: list[Block] = [Heading("Method")]
     blocks.append(Para(f"A tree search: the `{cfg.policy}` policy chose which node to expand next and with which "
-                       f"operator (draft, improve, debug, tune, ablate); the `{f.run.agent}` agent wrote the "
-                       f"experiment code; up to {cfg.workers} nodes ran at once, within a budget of {cfg.budget} "
-                       f"nodes."))
+                       f"operator ({operators_used(f)}); the `{f.run.agent}` agent wrote the experiment code; "
+                       f"{plural(cfg.workers, 'worker')} ran nodes in parallel, within a budget of {cfg.budget} nodes."))
     if f.best is None:
         blocks.append(Para("No node produced a valid metric, so there is no best approach to describe."))
         return blocks
@@ -98,6 +97,17 @@ def _method(f: Facts) -> list[Block]:
             items.append(f"node {n.id} ({n.operator}, {score}): {' '.join(n.plan.split())[:400]}")
         blocks.append(Bullets(items, ordered=True))
     return blocks
+
+
+OPERATOR_ORDER = ("draft", "improve", "debug", "tune", "ablate")
+
+
+def operators_used(f: Facts) -> str:
+    """The operators that made nodes in this run, with counts: ``draft for 3 nodes, improve for 1 node``."""
+    ran = sorted(f.operators.items(), key=lambda kv: (OPERATOR_ORDER.index(kv[0]) if kv[0] in OPERATOR_ORDER
+                                                      else len(OPERATOR_ORDER), kv[0]))
+    parts = [f"{op} for {plural(s.count, 'node')}" for op, s in ran if s.count]
+    return "used here: " + ", ".join(parts) if parts else "no node was made"
 
 
 def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block]:

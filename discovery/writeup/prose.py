@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from discovery.writeup.facts import Facts, digest, fmt, train_gap
+from discovery.writeup.facts import Facts, digest, fmt, seconds_text, train_gap
 from reviewers.grounding import GroundingReport, KnownNumbers, check_text, describe_failures, drop_unsupported
 
 SECTIONS = ("abstract", "discussion", "limitations")
@@ -96,10 +96,10 @@ def _discussion(f: Facts) -> str:
             ops.append(f"{op} ({s.count} node{'' if s.count == 1 else 's'}, none valid)")
     if ops:
         paras.append("By operator: " + "; ".join(ops) + ".")
-    reached = next((p for p in f.best_curve if p[2] == b.metric), None)
-    if reached is not None:
-        paras[-1] += (f" The best value was found after {reached[0]} finished nodes, {fmt(reached[1])} seconds "
-                      "into the search.")
+    if f.best_found is not None:
+        done, seconds = f.best_found
+        paras[-1] += (f" The best node finished {seconds_text(seconds)} seconds into the search (of "
+                      f"{seconds_text(f.run.elapsed)} seconds searching), when {done} nodes had finished.")
     gap = train_gap(f)
     if gap is not None:
         paras.append(f"The best node's `{gap[0]}` exceeds its `{metric}` by {fmt(gap[1])}."
@@ -173,7 +173,7 @@ async def model_prose(client: Any, f: Facts) -> Prose:
     """
     from agents.extract import ask_json
 
-    known = KnownNumbers(f.numbers)
+    known = f.record if f.record is not None else KnownNumbers(f.numbers)
     ignore = f.ignore_words()
     messages = _request(f)
     reply = await ask_json(client, messages, WriteupReply, role="writeup", purpose="writeup")
@@ -201,7 +201,7 @@ async def model_prose(client: Any, f: Facts) -> Prose:
     return Prose(**sections, author=model, grounding=total, notes=notes)
 
 
-def _check(reply: WriteupReply, known: KnownNumbers, ignore: list[str]) -> GroundingReport:
+def _check(reply: WriteupReply, known: Any, ignore: list[str]) -> GroundingReport:
     total = GroundingReport()
     for name in SECTIONS:
         total = total.merge(check_text(getattr(reply, name), known, ignore=ignore))
