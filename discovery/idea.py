@@ -21,7 +21,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _DIRECTIONS = {"maximize": "maximize", "max": "maximize", "minimize": "minimize", "min": "minimize"}
 _KNOWN_FIELDS = {
     "title", "hypothesis", "experiments", "metric", "direction", "baseline", "search_space", "data",
-    "time_limit", "gpus_per_node", "network", "image", "holdout",
+    "time_limit", "gpus_per_node", "network", "image", "holdout", "papers",
 }
 
 

@@ -87,6 +87,7 @@ class Idea(BaseModel):
     network: bool = False
     image: str | None = None
     holdout: str | None = None  # held-out evaluation code the agents never see
+    papers: list[str] = Field(default_factory=list)  # ids of stored papers it was checked against (discover ideate)
     source: str = ""  # the file it came from
 
     @field_validator("search_space")
@@ -227,3 +228,35 @@ class Command(BaseModel):
     node_id: int | None = None
     created_at: float
     done_at: float | None = None
+
+
+class Paper(BaseModel):
+    """A paper's metadata as a literature search found it (agents.literature), kept in the run store.
+
+    ``id`` is the same for a paper whichever backend found it when it has an arXiv id
+    (``arxiv:1706.03762``) or a DOI (``doi:10.1/x``); otherwise it names the backend (``openalex:W123``).
+    """
+
+    id: str = Field(min_length=3)
+    source: str  # the backend that found it: openalex, semantic_scholar, arxiv, crossref
+    source_id: str = ""  # its id in that backend
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    abstract: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    citations: int | None = None  # times cited, as the backend counts them
+    fetched_at: float = 0.0
+
+
+class RunPaper(BaseModel):
+    """A stored paper a run used: found for its idea, or cited by its report."""
+
+    run_id: str
+    paper: Paper
+    purpose: str = "related"  # idea: the idea was checked against it; related: found for the write-up; cited
+    note: str = ""  # why it is there (the query, or what the novelty check said about it)
+    created_at: float = 0.0

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Run, RunConfig
+from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Paper, Run, RunConfig, RunPaper
 
 DB_NAME = "discover.db"
 
@@ -104,6 +104,22 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "columns": {"id": int, "run_id": str, "kind": str, "node_id": int, "created_at": float, "done_at": float},
         "pk": "id",
         "indexes": [["run_id", "done_at"]],
+    },
+    # The literature cache (agents.literature): papers by id, and which papers a query returned.
+    "papers": {
+        "columns": {
+            "id": str, "source": str, "source_id": str, "title": str, "authors": str, "year": int, "venue": str,
+            "abstract": str, "doi": str, "arxiv_id": str, "url": str, "citations": int, "fetched_at": float,
+        },
+        "pk": "id",
+    },
+    "literature_queries": {
+        "columns": {"backend": str, "query": str, "lim": int, "paper_ids": str, "fetched_at": float},
+        "pk": ("backend", "query", "lim"),
+    },
+    "run_papers": {
+        "columns": {"run_id": str, "paper_id": str, "purpose": str, "note": str, "created_at": float},
+        "pk": ("run_id", "paper_id", "purpose"),
     },
 }
 
@@ -354,6 +370,92 @@ class RunStore:
             return []
         return list(self.db["writeup_reviews"].rows_where("run_id = ?", [run_id], order_by="id"))
 
+    # -- the literature cache ----------------------------------------------------------------
+
+    def save_papers(self, papers: Iterable[Paper]) -> None:
+        """Insert or update papers; a known abstract, venue or id is kept when a newer copy lacks it."""
+        papers = list(papers)
+        if not papers:
+            return
+        old = {p.id: p for p in self.papers([p.id for p in papers])}
+        rows = []
+        for paper in papers:
+            known = old.get(paper.id)
+            if known is not None:
+                paper = paper.model_copy(update={k: getattr(known, k) for k in
+                                                 ("abstract", "venue", "doi", "arxiv_id", "year", "url", "citations")
+                                                 if getattr(paper, k) in (None, "") and getattr(known, k)})
+            row = paper.model_dump()
+            row["authors"] = json.dumps(row["authors"])
+            rows.append(row)
+        with self.db.conn:
+            self.db["papers"].upsert_all(rows, pk="id")
+
+    def paper(self, paper_id: str) -> Paper | None:
+        """A stored paper, or None."""
+        found = self.papers([paper_id])
+        return found[0] if found else None
+
+    def papers(self, paper_ids: Iterable[str]) -> list[Paper]:
+        """The stored papers among ``paper_ids``, in that order (unknown ids left out)."""
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids or "papers" not in self.db.table_names():
+            return []
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(f"select * from papers where id in ({', '.join('?' * len(chunk))})", chunk)
+            names = [d[0] for d in rows.description]
+            for r in rows:
+                paper = _paper_from_row(dict(zip(names, r)))
+                found[paper.id] = paper
+        return [found[i] for i in ids if i in found]
+
+    def cached_query(self, backend: str, query: str, limit: int, max_age: float | None = None) -> list[Paper] | None:
+        """The papers ``backend`` returned for ``query`` (None when never asked, or older than ``max_age`` s)."""
+        if "literature_queries" not in self.db.table_names():
+            return None
+        row = self.db.execute("select paper_ids, fetched_at from literature_queries where backend = ? and query = ? "
+                              "and lim = ?", [backend, query, limit]).fetchone()
+        if row is None or (max_age is not None and time.time() - (row[1] or 0) > max_age):
+            return None
+        return self.papers(json.loads(row[0]))
+
+    def save_query(self, backend: str, query: str, limit: int, paper_ids: list[str]) -> None:
+        """Remember which papers ``backend`` returned for ``query`` (the papers themselves: save_papers)."""
+        with self.db.conn:
+            self.db["literature_queries"].upsert({"backend": backend, "query": query, "lim": limit,
+                                                  "paper_ids": json.dumps(paper_ids), "fetched_at": time.time()},
+                                                 pk=("backend", "query", "lim"))
+
+    def link_papers(self, run_id: str, paper_ids: Iterable[str], purpose: str, notes: dict[str, str] | None = None,
+                    ) -> None:
+        """Record that a run used these stored papers (``purpose``: idea, related or cited)."""
+        now = time.time()
+        rows = [{"run_id": run_id, "paper_id": pid, "purpose": purpose, "note": (notes or {}).get(pid, ""),
+                 "created_at": now} for pid in dict.fromkeys(paper_ids)]
+        if rows:
+            with self.db.conn:
+                self.db["run_papers"].upsert_all(rows, pk=("run_id", "paper_id", "purpose"))
+
+    def run_papers(self, run_id: str) -> list[RunPaper]:
+        """The papers a run used: those its idea names (``Idea.papers``), then those linked to it, each once
+        per purpose, in that order."""
+        run = self.get_run(run_id)
+        out = [RunPaper(run_id=run_id, paper=p, purpose="idea", created_at=run.created_at)
+               for p in self.papers(run.idea.papers)]
+        if "run_papers" not in self.db.table_names():
+            return out
+        seen = {("idea", p.paper.id) for p in out}
+        rows = list(self.db["run_papers"].rows_where("run_id = ?", [run_id], order_by="rowid"))
+        papers = {p.id: p for p in self.papers(r["paper_id"] for r in rows)}
+        for r in rows:
+            if r["paper_id"] in papers and (r["purpose"], r["paper_id"]) not in seen:
+                seen.add((r["purpose"], r["paper_id"]))
+                out.append(RunPaper(run_id=run_id, paper=papers[r["paper_id"]], purpose=r["purpose"],
+                                    note=r["note"] or "", created_at=r["created_at"] or 0.0))
+        return out
+
     # -- events and commands --------------------------------------------------------------
 
     def add_event(self, run_id: str, kind: str, message: str = "", node_id: int | None = None) -> None:
@@ -429,3 +531,9 @@ def _node_from_row(row: dict[str, Any]) -> Node:
     data["timed_out"] = bool(data.get("timed_out", 0))
     data["pruned"] = bool(data.get("pruned", 0))
     return Node.model_validate(data)
+
+
+def _paper_from_row(row: dict[str, Any]) -> Paper:
+    data = {k: v for k, v in row.items() if v is not None}
+    data["authors"] = json.loads(data.get("authors") or "[]")
+    return Paper.model_validate(data)
