@@ -247,6 +247,9 @@ class Record:
             if claim.window:
                 low, high = m.value - claim.window / 2, m.value + claim.window
                 return None if any(low <= s <= high for s in seconds) else "not a recorded duration"
+            if claim.scale == 1.0 and m.decimals == 0 and m.value >= 10:
+                # Whole seconds ("20s") are rounded to the second, as discover prints durations.
+                return None if any(abs(s - m.value) <= 0.5 + 1e-9 for s in seconds) else "not a recorded duration"
             known = self._known(("seconds", tuple(named), claim.scale), [s / claim.scale for s in seconds])
             return None if known.supports(m, rel_tol) else (
                 f"not a recorded duration (nor a run time of {where})" if named else "not a recorded duration")

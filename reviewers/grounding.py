@@ -21,7 +21,7 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -199,6 +199,19 @@ def drop_unsupported(text: str, known: KnownNumbers | Record, *,
     """``text`` without the sentences whose numbers the store cannot back; paragraphs kept."""
     ignore = list(ignore)
     report = GroundingReport()
+
+    def failing(sentence: str) -> bool:
+        checked, bad, _ = _check_sentence(sentence, known, ignore, REL_TOL)
+        report.checked += checked
+        return bool(bad)
+
+    kept, report.dropped = drop_sentences(text, failing)
+    return kept, report
+
+
+def drop_sentences(text: str, failing: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """``text`` without the sentences ``failing`` rejects (paragraphs and list items kept); and those dropped."""
+    dropped: list[str] = []
     paragraphs = []
     for para in re.split(r"\n\s*\n", text.strip()):
         kept_lines = []
@@ -210,17 +223,15 @@ def drop_unsupported(text: str, known: KnownNumbers | Record, *,
             body = line[len(prefix):] if prefix else line.strip()
             kept = []
             for sentence in (s for s in _SENTENCE_END.split(body.strip()) if s.strip()):
-                checked, bad, _ = _check_sentence(sentence, known, ignore, REL_TOL)
-                report.checked += checked
-                if not bad:
-                    kept.append(sentence)
+                if failing(sentence):
+                    dropped.append(sentence)
                 else:
-                    report.dropped.append(sentence)
+                    kept.append(sentence)
             if kept:
                 kept_lines.append(prefix + " ".join(kept))
         if kept_lines:
             paragraphs.append("\n".join(kept_lines))
-    return "\n\n".join(paragraphs), report
+    return "\n\n".join(paragraphs), dropped
 
 
 def _check_sentence(sentence: str, known: KnownNumbers | Record, ignore: list[str],

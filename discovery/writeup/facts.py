@@ -16,15 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.literature.bibtex import cite_keys
 from reviewers.checklist import bugs_fixed
 from reviewers.claims import NodeNumbers, Record
 from reviewers.grounding import extract_numbers
-from runs.models import Node, NodeStatus, Run
+from runs.models import Node, NodeStatus, Paper, Run
 from runs.store import RunStore
 
 TOP = 10  # nodes in the results table
 _SEED_TOP = 20  # nodes whose repeats and held-out scores are looked up
 _CURVE_CAP = 200  # numbers kept from one list-valued metric (a learning curve)
+PAPERS = 10  # stored papers the write-up may cite
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class Facts:
     headline: list[tuple[str, float | int | str]] = field(default_factory=list)
     numbers: list[float] = field(default_factory=list)
     record: Record | None = None  # the same numbers sorted by what they measure (reviewers.claims)
+    papers: list[Paper] = field(default_factory=list)  # stored papers found for the idea: the only ones citable
+    paper_notes: dict[str, str] = field(default_factory=dict)  # paper id -> what the novelty check said of it
+    cite_keys: dict[str, str] = field(default_factory=dict)  # paper id -> citation key
 
     @property
     def search_cost(self) -> float:
@@ -109,9 +114,15 @@ class Facts:
         return self.node_dir_of(node_id)
 
     def ignore_words(self) -> list[str]:
-        """Strings whose digits are names, not quantities (the run id, the metric's name)."""
-        words = [self.run.id, self.metric_name, *self.run.idea.search_space]
+        """Strings whose digits are names, not quantities (the run id, the metric's name, citation keys)."""
+        words = [self.run.id, self.metric_name, *self.run.idea.search_space, *self.cite_keys.values()]
+        words += [p.title for p in self.papers]
         return words + [k for n in self.ranked[:TOP] for k in n.metrics]
+
+    @property
+    def papers_from_idea(self) -> bool:
+        """The idea names papers it was checked against (it came from ``discover ideate``)."""
+        return any(p.id in self.run.idea.papers for p in self.papers)
 
 
 def ranked(run: Run, nodes: list[Node]) -> list[Node]:
@@ -211,10 +222,26 @@ def collect(store: RunStore, run_id: str) -> Facts:
         run_dir=store.run_dir(run_id),
         node_dir_of=lambda i, _s=store, _r=run_id: _s.node_dir(_r, i),
     )
+    facts.papers, facts.paper_notes = _papers(store, run)
+    facts.cite_keys = cite_keys(facts.papers)
     facts.headline = _headline(facts)
     facts.numbers = _numbers(facts)
     facts.record = _record(facts)
     return facts
+
+
+def _papers(store: RunStore, run: Run) -> tuple[list[Paper], dict[str, str]]:
+    """The stored papers the run used: those the idea names first, then the closest of those linked to it."""
+    from agents.literature.rank import closest
+
+    links = store.run_papers(run.id) if hasattr(store, "run_papers") else []
+    notes = {link.paper.id: link.note for link in links if link.note}
+    ideas = [link.paper for link in links if link.purpose == "idea"]
+    others = {link.paper.id: link.paper for link in links if link.paper.id not in {p.id for p in ideas}}
+    idea = run.idea
+    text = " ".join((idea.title, idea.hypothesis, idea.experiments))
+    ranked = [p for p, _ in closest(text, list(others.values()), PAPERS)]
+    return (ideas + ranked)[:max(PAPERS, len(ideas))], notes
 
 
 def _evaluations(store: RunStore, run_id: str, wanted: set[int], by_id: dict[int, Node],
@@ -489,8 +516,9 @@ def _record(f: Facts) -> Record:
     costs = [run.cost, f.search_cost, f.llm_usage.get("cost", 0.0), *(v for v in (cfg.max_cost,) if v is not None)]
     idea = run.idea
     texts = [idea.title, idea.hypothesis, idea.experiments, idea.body, *(n.plan[:2000] for n in f.nodes),
+             *(p.title for p in f.papers), *(p.abstract or "" for p in f.papers),
              *(r for r, _ in f.failure_reasons), *((n.error or "")[:500] for n in f.nodes if n.error)]
-    other: list[float] = [float(v) for _, v in f.headline if _num(v)]
+    other: list[float] = [float(v) for _, v in f.headline if _num(v)] + [float(p.year) for p in f.papers if p.year]
     for text in (idea.title, idea.hypothesis, idea.experiments, idea.body,
                  *(n.plan for n in {n.id: n for n in [*f.ranked[:TOP], *f.path]}.values()),
                  *(r for r, _ in f.failure_reasons)):
@@ -579,4 +607,12 @@ def digest(f: Facts, *, limit_nodes: int = 8) -> str:
     if f.failure_reasons:
         lines += ["", "Most common failures (count x first line of the error):"]
         lines += [f"- {count} x {reason}" for reason, count in f.failure_reasons]
+    if f.papers:
+        lines += ["", "Papers found for this idea by the literature search (the only papers you may cite, as "
+                      "[@key]):"]
+        for p in f.papers:
+            who = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
+            note = f" Novelty check: {f.paper_notes[p.id]}" if p.id in f.paper_notes else ""
+            lines.append(f"- [@{f.cite_keys[p.id]}] {who} ({p.year or 'n.d.'}). {p.title}. "
+                         f"{' '.join((p.abstract or '(no abstract stored)').split())[:700]}{note}")
     return "\n".join(lines)

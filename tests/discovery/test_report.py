@@ -94,7 +94,7 @@ def save_png(path: Path, label: str) -> None:
 
 def body_of(markdown: str) -> str:
     """The report's text up to the review, without code blocks: what the store must back."""
-    text = re.split(r"^## (?:Review panel|Automatic checklist)", markdown, flags=re.MULTILINE)[0]
+    text = re.split(r"^## (?:Review panel|Automatic checklist|References)", markdown, flags=re.MULTILINE)[0]
     return re.sub(r"^```.*?^```", "", text, flags=re.MULTILINE | re.DOTALL)
 
 
