@@ -36,7 +36,9 @@ _NUMBER = re.compile(
 )
 # Numbers that name a figure, table or section, or a markdown list item, are not claims.
 _REFERENCE = re.compile(r"(?:\b(?:Figure|Fig\.|Table|Section|Eq\.|Equation|Appendix)\s*)$", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9(`*\"\[])")
+# A sentence ends at . ! or ? before a capital, a digit or an opening mark; not after "et al.", "e.g."...
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bFig\.)"
+                           r"[\"')\]]*\s+(?=[A-Z0-9(`*\"\[])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 EXACT = 1e-9
 REL_TOL = 1e-6  # float noise between a stored value and the same value recomputed
