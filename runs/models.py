@@ -251,6 +251,21 @@ class Paper(BaseModel):
     citations: int | None = None  # times cited, as the backend counts them
     fetched_at: float = 0.0
 
+    @property
+    def reference(self) -> str:
+        """The paper as a reference list shows it: ``Foret, Kleiner et al. (2020). Title. Venue. arXiv:...``."""
+        names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in self.authors]
+        names = [n for n in names if n]
+        who = (", ".join(names[:2]) + (" et al." if len(names) > 2 else "")) if names else "Anonymous"
+        parts = [f"{who} ({self.year or 'n.d.'}). {self.title.rstrip('.')}."]
+        if self.venue:
+            parts.append(f"{self.venue.rstrip('.')}.")
+        if self.doi:
+            parts.append(f"doi:{self.doi}")
+        elif self.arxiv_id:
+            parts.append(f"arXiv:{self.arxiv_id}")
+        return " ".join(parts)
+
 
 class RunPaper(BaseModel):
     """A stored paper a run used: found for its idea, or cited by its report."""

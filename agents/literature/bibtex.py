@@ -79,13 +79,4 @@ def bibtex(paper: Paper, key: str) -> str:
 
 def reference_text(paper: Paper) -> str:
     """A reference as the report lists it: ``Vaswani, Shazeer et al. (2017). Title. Venue. doi:...``."""
-    names = [surname(a) for a in paper.authors if surname(a)]
-    who = (", ".join(names[:2]) + (" et al." if len(names) > 2 else "")) if names else "Anonymous"
-    parts = [f"{who} ({paper.year or 'n.d.'}). {paper.title.rstrip('.')}."]
-    if paper.venue:
-        parts.append(f"{paper.venue.rstrip('.')}.")
-    if paper.doi:
-        parts.append(f"doi:{paper.doi}")
-    elif paper.arxiv_id:
-        parts.append(f"arXiv:{paper.arxiv_id}")
-    return " ".join(parts)
+    return paper.reference
