@@ -271,6 +271,9 @@ async def ideate(topic: Topic, llm: Any, literature: Any, out_dir: Path, *, idea
                  f"{len(nearest)} papers checked")
         done.append(Ideated(refined, nearest, verdict, notes, search_errors=errors))
     ranked = sorted(done, key=lambda i: -i.rating)  # stable: among equals the first proposed
+    if literature.store is not None:  # kept with the papers: the report of a run of the idea quotes the verdicts
+        for idea in ranked:
+            literature.store.note_idea_papers(idea.proposal.title, idea.notes)
     out_dir.mkdir(parents=True, exist_ok=True)
     taken: set[str] = set()
     for idea in ranked:

@@ -102,7 +102,7 @@ def _paper_lines(store: RunStore, run_id: str) -> list[str]:
     lines = ["", f"papers ({len(papers)}):"]
     for rp in papers:
         why = {"idea": "idea checked against it", "related": "found for the write-up"}.get(rp.purpose, rp.purpose)
-        lines.append(f"  [{why}] {rp.paper.reference} ({rp.paper.id})" + (f": {rp.note}" if rp.note else ""))
+        lines.append(f"  [{why}] {rp.paper.reference}" + (f" ({rp.note})" if rp.note else ""))
     return lines
 
 

@@ -260,10 +260,10 @@ class Paper(BaseModel):
         parts = [f"{who} ({self.year or 'n.d.'}). {self.title.rstrip('.')}."]
         if self.venue:
             parts.append(f"{self.venue.rstrip('.')}.")
-        if self.doi:
-            parts.append(f"doi:{self.doi}")
-        elif self.arxiv_id:
+        if self.arxiv_id and (not self.doi or self.doi.startswith("10.48550/")):  # arXiv's own DOI: say arXiv
             parts.append(f"arXiv:{self.arxiv_id}")
+        elif self.doi:
+            parts.append(f"doi:{self.doi}")
         return " ".join(parts)
 
 

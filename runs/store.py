@@ -121,6 +121,11 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "columns": {"run_id": str, "paper_id": str, "purpose": str, "note": str, "created_at": float},
         "pk": ("run_id", "paper_id", "purpose"),
     },
+    # What discover ideate's novelty check said of each paper, by the title of the idea it checked.
+    "idea_papers": {
+        "columns": {"idea_title": str, "paper_id": str, "note": str, "created_at": float},
+        "pk": ("idea_title", "paper_id"),
+    },
 }
 
 
@@ -438,11 +443,24 @@ class RunStore:
             with self.db.conn:
                 self.db["run_papers"].upsert_all(rows, pk=("run_id", "paper_id", "purpose"))
 
+    def note_idea_papers(self, idea_title: str, notes: dict[str, str]) -> None:
+        """Keep what a novelty check said of each paper it compared the idea titled ``idea_title`` with."""
+        now = time.time()
+        rows = [{"idea_title": idea_title, "paper_id": pid, "note": note, "created_at": now}
+                for pid, note in notes.items()]
+        if rows:
+            with self.db.conn:
+                self.db["idea_papers"].upsert_all(rows, pk=("idea_title", "paper_id"))
+
     def run_papers(self, run_id: str) -> list[RunPaper]:
-        """The papers a run used: those its idea names (``Idea.papers``), then those linked to it, each once
-        per purpose, in that order."""
+        """The papers a run used: those its idea names (``Idea.papers``, with what the novelty check said of
+        them), then those linked to it, each once per purpose, in that order."""
         run = self.get_run(run_id)
-        out = [RunPaper(run_id=run_id, paper=p, purpose="idea", created_at=run.created_at)
+        notes: dict[str, str] = {}
+        if run.idea.papers and "idea_papers" in self.db.table_names():
+            notes = {r["paper_id"]: r["note"] or "" for r in self.db["idea_papers"].rows_where(
+                "idea_title = ?", [run.idea.title])}
+        out = [RunPaper(run_id=run_id, paper=p, purpose="idea", note=notes.get(p.id, ""), created_at=run.created_at)
                for p in self.papers(run.idea.papers)]
         if "run_papers" not in self.db.table_names():
             return out

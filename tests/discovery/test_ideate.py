@@ -164,10 +164,12 @@ def test_topic_to_ideas_to_a_run_that_cites_them(tmp_path: Path, lit: Literature
     assert run.idea.title == idea.title and run.status == "finished" and run.agent == "llm:openai/gpt-4o-mini"
     papers = store.run_papers(run_id)
     assert [p.paper.id for p in papers] == idea.papers and all(p.purpose == "idea" for p in papers)
+    assert papers[0].note == "overlap low: schedules, not width"  # the novelty check's verdict, kept
     assert store.cached_query("openalex", "cyclical learning rates training", 8) is not None
     store.close()
     report = (folder / "runs" / run_id / "report" / "report.md").read_text()
     assert "## Related work" in report and "checked for novelty against the closest papers" in report
+    assert "*: overlap low: schedules, not width" in report
     refs = report.split("## References")[1].split("\n## ")[0]
     assert len([line for line in refs.splitlines() if line.startswith("[")]) == len(idea.papers)
     assert "\\bibitem{" in (folder / "runs" / run_id / "report" / "report.tex").read_text()
