@@ -123,11 +123,8 @@ def test_topic_to_ideas_to_a_run_that_cites_them(tmp_path: Path, lit: Literature
 
     # Two ideas written, the novel one rated first; each checked against papers the fake service returned.
     ideas = folder / "ideas"
-    assert sorted(p.name for p in ideas.iterdir()) == ["TOPIC_ideas.json", "sharp_minima_batch.json",
-                                                      "sharp_minima_batch.md", "width_vs_step.json",
-                                                      "width_vs_step.md"] or \
-        sorted(p.name for p in ideas.iterdir()) == ["sharp_minima_batch.json", "sharp_minima_batch.md",
-                                                    "topic_ideas.json", "width_vs_step.json", "width_vs_step.md"]
+    assert sorted(p.name for p in ideas.iterdir()) == ["sharp_minima_batch.json", "sharp_minima_batch.md",
+                                                      "topic_ideas.json", "width_vs_step.json", "width_vs_step.md"]
     table = done.stdout.splitlines()
     assert table[1].split()[:4] == ["1", "8", "8", "yes"] and table[1].endswith("ideas/width_vs_step.md")
     assert table[2].split()[:4] == ["2", "3", "6", "no"]
