@@ -26,10 +26,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from discovery.idea import _FRONT_MATTER as FRONT_MATTER  # the same front matter as an idea's
 from discovery.idea import IdeaError, load_idea
 from runs.models import MetricSpec, Paper
 
-_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _COPIED = ("baseline", "data", "time_limit", "gpus_per_node", "network", "image", "holdout", "search_space")
 _PATHS = ("baseline", "holdout", "data")
 _TOPIC_FIELDS = {"title", "ideas", "metric", "direction", *_COPIED}
@@ -58,7 +58,7 @@ def load_topic(path: str | Path) -> Topic:
     except (OSError, UnicodeDecodeError) as exc:
         raise IdeaError(f"{path}: cannot read the topic file ({exc})") from None
     front: dict[str, Any] = {}
-    match = _FRONT.match(text)
+    match = FRONT_MATTER.match(text)
     if match:
         try:
             front = yaml.safe_load(match.group(1)) or {}
@@ -122,6 +122,12 @@ class Proposal(BaseModel):
     @classmethod
     def _listed(cls, v: Any) -> Any:
         return [line.strip("- ").strip() for line in v.splitlines() if line.strip()] if isinstance(v, str) else v
+
+    @field_validator("title", "name", "metric")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        # They become a heading, a file name and a YAML value: no line breaks from the model.
+        return " ".join(v.split())
 
 
 class Proposals(BaseModel):
@@ -346,10 +352,9 @@ def idea_markdown(idea: Ideated, topic: Topic, out_dir: Path) -> str:
                                                 if idea.search_errors else "") + ".")
     if idea.verdict is not None:
         v = idea.verdict
-        lines += ["", "## Novelty check", "",
-                  f"{'Novel' if v.novel else 'Not novel'} by the model's judgement against the papers above: novelty "
-                  f"{v.novelty}/10, feasibility {v.feasibility}/10. The critique it was refined with once:", "",
-                  v.critique.strip()]
+        verdict = (f"{'Novel' if v.novel else 'Not novel'} by the model's judgement against the papers above: "
+                   f"novelty {v.novelty}/10, feasibility {v.feasibility}/10. The critique it was refined with once:")
+        lines += ["", "## Novelty check", "", verdict, "", v.critique.strip()]
     lines += ["", f"(Written by `discover ideate {topic.source.name}`.)", ""]
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from reviewers.grounding import GroundingReport, SentenceCheck, split_sentences
+from runs.models import Paper
 
 _NAME = r"[A-Z][A-Za-z'\u00C0-\u017F\-]+"
 _YEAR = r"(?:19|20)\d{2}"
@@ -53,16 +54,14 @@ class Citations:
     papers: dict[str, CitablePaper] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, papers: Iterable[object], keys: Mapping[str, str]) -> Citations:
-        """From runs.models.Paper objects and their keys (paper id -> key)."""
+    def of(cls, papers: Iterable[Paper], keys: Mapping[str, str]) -> Citations:
+        """From stored papers and their keys (paper id -> key)."""
         out = cls()
         for p in papers:
-            key = keys.get(p.id)  # type: ignore[attr-defined]
-            if key is None:
-                continue
-            out.papers[key] = CitablePaper(
-                key=key, surnames=tuple(_fold(_surname(a)) for a in p.authors),  # type: ignore[attr-defined]
-                year=p.year, doi=(p.doi or "").lower() or None, arxiv_id=p.arxiv_id)  # type: ignore[attr-defined]
+            key = keys.get(p.id)
+            if key is not None:
+                out.papers[key] = CitablePaper(key=key, surnames=tuple(_fold(n) for n in p.surnames), year=p.year,
+                                               doi=(p.doi or "").lower() or None, arxiv_id=p.arxiv_id)
         return out
 
     def by_author_year(self, name: str, year: str) -> str | None:
@@ -148,13 +147,6 @@ def describe(report: GroundingReport, limit: int = 12) -> str:
     if len(report.failures) > limit:
         lines.append(f"- ... and {len(report.failures) - limit} more")
     return "\n".join(lines)
-
-
-def _surname(author: str) -> str:
-    author = author.strip()
-    if "," in author:
-        return author.split(",", 1)[0].strip()
-    return author.split()[-1] if author.split() else ""
 
 
 def _fold(name: str) -> str:

@@ -252,10 +252,15 @@ class Paper(BaseModel):
     fetched_at: float = 0.0
 
     @property
+    def surnames(self) -> list[str]:
+        """The authors' family names (from ``Given Family`` or ``Family, Given``)."""
+        names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in self.authors]
+        return [n for n in names if n]
+
+    @property
     def reference(self) -> str:
         """The paper as a reference list shows it: ``Foret, Kleiner et al. (2020). Title. Venue. arXiv:...``."""
-        names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in self.authors]
-        names = [n for n in names if n]
+        names = self.surnames
         who = (", ".join(names[:2]) + (" et al." if len(names) > 2 else "")) if names else "Anonymous"
         parts = [f"{who} ({self.year or 'n.d.'}). {self.title.rstrip('.')}."]
         if self.venue:

@@ -141,7 +141,10 @@ class LiteratureServer:
         """Base URLs for LiteratureConfig(urls=...)."""
         return {name: self.base + prefix for name, prefix in PREFIX.items()}
 
-    no_wait = {"openalex": 0.0, "semantic_scholar": 0.0, "arxiv": 0.0, "crossref": 0.0}
+    @property
+    def no_wait(self) -> dict[str, float]:
+        """Minimum intervals of zero, for LiteratureConfig(min_interval=...)."""
+        return dict.fromkeys(PREFIX, 0.0)
 
     def env(self) -> dict[str, str]:
         """Environment variables that point discover at this server."""
@@ -244,7 +247,7 @@ class LiteratureServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 url = urlsplit(self.path)
                 backend = next((b for b, p in PREFIX.items() if url.path.startswith(p + "/")), "")
                 params = {k: v[-1] for k, v in parse_qs(url.query).items()}

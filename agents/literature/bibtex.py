@@ -24,17 +24,9 @@ def ascii_text(text: str) -> str:
     return "".join(_SPECIAL.get(ch, ch) for ch in " ".join(plain.split()))
 
 
-def surname(author: str) -> str:
-    """The family name of ``Given Family`` or ``Family, Given``."""
-    author = author.strip()
-    if "," in author:
-        return author.split(",", 1)[0].strip()
-    return author.split()[-1] if author.split() else ""
-
-
 def base_key(paper: Paper) -> str:
     """``vaswani2017attention``: first author's surname, year, first significant title word."""
-    name = re.sub(r"[^a-z]", "", ascii_text(surname(paper.authors[0])).lower()) if paper.authors else ""
+    name = re.sub(r"[^a-z]", "", ascii_text(paper.surnames[0]).lower()) if paper.surnames else ""
     words = [w for w in re.findall(r"[a-z0-9]+", ascii_text(paper.title).lower()) if w not in _TITLE_SKIP]
     return f"{name or 'anon'}{paper.year or 'nd'}{words[0] if words else 'paper'}"
 

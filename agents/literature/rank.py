@@ -10,12 +10,14 @@ from collections.abc import Sequence
 from runs.models import Paper
 
 _WORD = re.compile(r"[a-z][a-z0-9\-]{2,}")
-_STOP = set("""about above after again against also among and any are because been before being below between both
-but can could does doing down during each few for from further had has have having here how into its itself just
-more most new not now off once only other our out over own same should show shows shown some such than that the their
-them then there these they this those through too under until using very via was were what when where which while
-who why will with within without would your paper study propose proposed approach method methods results result
-based use used""".split())
+_STOP = frozenset("""
+about above after again against also among and any are because been before being below between both but
+can could does doing down during each few for from further had has have having here how into its itself
+just more most new not now off once only other our out over own same should show shows shown some such
+than that the their them then there these they this those through too under until using very via was were
+what when where which while who why will with within without would your paper study propose proposed
+approach method methods results result based use used
+""".split())
 
 
 def words(text: str) -> list[str]:

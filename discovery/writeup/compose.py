@@ -7,8 +7,19 @@ import shlex
 import statistics
 
 from discovery.durations import format_duration
-from discovery.writeup.document import (Block, Bullets, Code, Document, Heading, Image, Para, Reference, References,
-                                        Table, cited_keys)
+from discovery.writeup.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Reference,
+    References,
+    Table,
+    cited_keys,
+)
 from discovery.writeup.facts import TOP, Facts, fmt
 from discovery.writeup.figures import Figure
 from discovery.writeup.prose import Prose

@@ -477,9 +477,8 @@ def _record(f: Facts) -> Record:
         if f.first_draft is not None and f.first_draft.metric:
             derived.append(100 * f.gain / abs(f.first_draft.metric))
     for label, value in f.headline:
-        if label.startswith(("margin of", "relative change")) or "mean" in label or "std" in label:
-            if _num(value):
-                derived.append(float(value))
+        if (label.startswith(("margin of", "relative change")) or "mean" in label or "std" in label) and _num(value):
+            derived.append(float(value))
     for s in [*f.operators.values(), *f.depths.values()]:
         if s.metrics:
             derived.append(statistics.fmean(s.metrics))
@@ -608,8 +607,7 @@ def digest(f: Facts, *, limit_nodes: int = 8) -> str:
         lines += ["", "Most common failures (count x first line of the error):"]
         lines += [f"- {count} x {reason}" for reason, count in f.failure_reasons]
     if f.papers:
-        lines += ["", "Papers found for this idea by the literature search (the only papers you may cite, as "
-                      "[@key]):"]
+        lines += ["", "Papers found for this idea by the literature search (the only papers you may cite, as [@key]):"]
         for p in f.papers:
             who = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
             note = f" Novelty check: {f.paper_notes[p.id]}" if p.id in f.paper_notes else ""

@@ -18,8 +18,14 @@ from pydantic import BaseModel, Field
 from discovery.writeup.facts import Facts, digest, fmt, seconds_text, train_gap
 from reviewers.citations import Citations, check_citations, normalise
 from reviewers.citations import describe as describe_citations
-from reviewers.grounding import (GroundingReport, KnownNumbers, check_text, describe_failures, drop_sentences,
-                                 drop_unsupported)
+from reviewers.grounding import (
+    GroundingReport,
+    KnownNumbers,
+    check_text,
+    describe_failures,
+    drop_sentences,
+    drop_unsupported,
+)
 
 SECTIONS = ("abstract", "discussion", "limitations")
 CITING = ("related_work", "method_context")  # written only when the run has stored papers

@@ -40,7 +40,7 @@ def references(text: str) -> list[str]:
 @pytest.mark.slow
 def test_offline_report_cites_the_stored_papers(tmp_path: Path) -> None:
     root = tmp_path / "runs"
-    run_id, ids = cited_run(root)
+    run_id, _ = cited_run(root)
     path = write_report(root, run_id)
     text, out = path.read_text(), path.parent
     related = text.split("## Related work")[1].split("\n## ")[0]

@@ -99,7 +99,7 @@ class Ideator(Scientist):
 
 def discover(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "discovery.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=400)
+                          env=env, timeout=400, check=False)
 
 
 def topic_dir(tmp_path: Path) -> Path:

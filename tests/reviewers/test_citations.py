@@ -25,17 +25,17 @@ KNOWN = Citations.of(PAPERS, KEYS)
     ("Foret et al. (2020) seek flat minima.", "Foret et al. [@foret2020sharpness] seek flat minima."),
     ("Flat minima generalise (Foret et al., 2020; Keskar et al., 2016).",
      "Flat minima generalise [@foret2020sharpness][@keskar2016large]."),
-    ("Large batches find sharp minima (Keskar and Nocedal, 2016).", "Large batches find sharp minima "
-                                                                    "[@keskar2016large]."),
+    ("Large batches find sharp minima (Keskar and Nocedal, 2016).",
+     "Large batches find sharp minima [@keskar2016large]."),
     ("See LeCun and Bengio (2015).", "See LeCun and Bengio [@lecun2015deep]."),
     ("As in arXiv:2010.01412v2, we perturb the weights.", "As in [@foret2020sharpness], we perturb the weights."),
     ("A review (doi:10.1038/nature14539).", "A review ([@lecun2015deep])."),
     ("Both agree [@foret2020sharpness; @keskar2016large].", "Both agree [@foret2020sharpness][@keskar2016large]."),
-    ("The learning rate was in [0.1, 0.3] and `L2` stayed at 0.", "The learning rate was in [0.1, 0.3] and `L2` "
-                                                                    "stayed at 0."),
+    ("The learning rate was in [0.1, 0.3] and `L2` stayed at 0.",
+     "The learning rate was in [0.1, 0.3] and `L2` stayed at 0."),
 ])
 def test_stored_papers_may_be_cited_in_any_usual_form(sentence: str, expected: str) -> None:
-    text, cited, bad = normalise(sentence, KNOWN)
+    text, _, bad = normalise(sentence, KNOWN)
     assert bad == [] and text == expected
     assert check_citations(sentence, KNOWN).ok
 
@@ -51,7 +51,7 @@ def test_stored_papers_may_be_cited_in_any_usual_form(sentence: str, expected: s
     ("See doi:10.1145/3290605.3300233 for details.", "doi:10.1145/3290605.3300233"),
 ])
 def test_invented_citations_are_rejected(sentence: str, invented: str) -> None:
-    text, _, bad = normalise(sentence, KNOWN)
+    _, _, bad = normalise(sentence, KNOWN)
     assert bad == [invented]
     report = check_citations(sentence, KNOWN)
     assert not report.ok and report.failures[0].sentence == sentence

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import time
 from email.utils import formatdate
 from pathlib import Path
@@ -57,7 +59,7 @@ async def test_falls_back_in_order_and_skips_a_backend_that_keeps_failing(lit: L
         assert third.skipped == ["openalex"] and third.backend == "semantic_scholar"
         assert len(lit.seen("openalex")) == 4  # skipped: no request
         lit.down.clear()
-        time.sleep(0.35)  # its time out is over: it gets another chance
+        await asyncio.sleep(0.35)  # its time out is over: it gets another chance
         fourth = await client.search("loss landscape visualizing")
         assert fourth.backend == "openalex" and fourth.skipped == []
 
@@ -105,7 +107,7 @@ async def test_requests_to_one_backend_are_spaced(lit: LiteratureServer, store: 
         for query in ("adam", "sharpness", "loss landscape"):
             assert (await client.search(query)).backend == "arxiv"
     times = [r.at for r in lit.seen("arxiv")]
-    assert len(times) == 3 and min(b - a for a, b in zip(times, times[1:])) >= 0.28
+    assert len(times) == 3 and min(b - a for a, b in itertools.pairwise(times)) >= 0.28
     assert lit.seen("arxiv")[0].params["search_query"] == "all:adam"
 
 
