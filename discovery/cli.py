@@ -373,7 +373,7 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
     """Propose ideas for a topic, check each against the literature, write them; with --run, run the best."""
     import asyncio
 
-    from discovery.ideate import MAX_IDEAS, ideate, load_topic, summary
+    from discovery.ideate import MAX_IDEAS, load_topic, summary
     from runs.models import RunConfig
 
     topic = load_topic(args.topic)

@@ -14,7 +14,7 @@ from discovery.report import write_report
 from discovery.writeup.document import Document, Para, Reference, References, to_html, to_latex, to_markdown
 from runs.store import RunStore
 from tests.discovery.test_report import assert_grounded, rich_run
-from tests.literature_server import CORPUS, openalex_work
+from tests.literature_server import CORPUS, LiteratureServer, lit, literature_server, openalex_work  # noqa: F401
 from tests.llm_server import Reply, Request, ScriptedLLM, fast_config, llm, scripted_server  # noqa: F401 - fixtures
 
 NOTES = {"arxiv:1609.04836": "the closest: sharp minima from large batches, no remedy tested"}
@@ -123,3 +123,27 @@ def test_a_citation_of_no_listed_paper_is_never_rendered_as_one() -> None:
     assert 'href="#ref-1"' in html and "[@b2021y]" in html and "ref-2" not in html
     tex = to_latex(doc)
     assert "\\cite{a2020x}" in tex and "\\cite{b2021y}" not in tex
+
+
+@pytest.mark.slow
+def test_report_literature_searches_for_a_hand_written_idea(tmp_path: Path, lit: LiteratureServer,  # noqa: F811
+                                                            monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from discovery.cli import main
+
+    root = tmp_path / "runs"
+    run_id = rich_run(root)  # "Ridge degree sweep": no papers of its own
+    for name, value in lit.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DISCOVER_LITERATURE", raising=False)
+    assert main(["--runs-dir", str(root), "report", run_id, "--literature", "crossref"]) == 0
+    assert "papers found for the idea" in capsys.readouterr().err
+    assert {r.backend for r in lit.requests} == {"crossref"}
+    assert lit.seen("crossref")[0].params["query"] == "Ridge degree sweep"
+    store = RunStore(root, readonly=True)
+    linked = store.run_papers(run_id)
+    store.close()
+    assert linked and linked[0].paper.id == "doi:10.1080/00401706.1970.10488634" and linked[0].purpose == "related"
+    text = (root / run_id / "report" / "report.md").read_text()
+    assert "Papers a literature search found for this idea" in text
+    assert references(text)[0][1].startswith("Hoerl, Kennard (1970). Ridge Regression")
