@@ -101,6 +101,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reviewers", type=int, default=3, choices=range(1, 5), metavar="N",
                    help="reviewers on the panel, 1-4 (default 3)")
     p.add_argument("--refresh", action="store_true", help="ask the model again even when nothing changed")
+    p.add_argument("--literature", nargs="?", const="", metavar="BACKENDS",
+                   help="first search the literature for the idea and cite what is found; optionally the backends "
+                        "in fallback order (default openalex,semantic_scholar,arxiv,crossref; or DISCOVER_LITERATURE)")
+    _model_flags(p)
+
+    p = sub.add_parser("ideate", help="propose research ideas for a topic, checked for novelty against the literature")
+    p.add_argument("topic", help="TOPIC.md: the topic, its constraints and the compute available")
+    p.add_argument("--ideas", type=int, help="how many ideas (default: the topic's 'ideas', else 3)")
+    p.add_argument("--out", default="ideas", help="folder for NAME.md and NAME.json (default ./ideas)")
+    p.add_argument("--papers", type=int, default=5, help="closest papers the novelty check reads per idea (default 5)")
+    p.add_argument("--literature", metavar="BACKENDS",
+                   help="backends in fallback order (default openalex,semantic_scholar,arxiv,crossref), or 'offline' "
+                        "for the cache only (or DISCOVER_LITERATURE)")
+    p.add_argument("--run", action="store_true", help="then run the best-rated idea, as `discover run` would")
+    g = p.add_argument_group("with --run")
+    g.add_argument("--budget", type=int, help="nodes to run")
+    g.add_argument("--time", dest="time_limit", help="stop the run after this long")
+    g.add_argument("--workers", type=int, help="nodes in flight at once")
+    g.add_argument("--policy", help="search policy")
+    g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run")
+    g.add_argument("--quiet", action="store_true", help="print only the final summary")
+    g.add_argument("--no-tui", action="store_true", help="the plain progress display, not the TUI")
     _model_flags(p)
     for command in sub.choices.values():
         # After the command too (`discover list --runs-dir DIR`); SUPPRESS keeps the value given before it.
@@ -152,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
         "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui, "stop": _cmd_stop,
+        "ideate": _cmd_ideate,
     }[args.command]
     try:
         return handler(args)
@@ -374,6 +397,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         config = _configure_model(args, run.config)
         llm = LLMConfig.model_validate(config.llm) if config.llm else None
+    if args.literature is not None:
+        from discovery.writeup.literature import link_related
+
+        linked, errors = link_related(args.runs_dir, run_id, _literature_config(args.literature or None))
+        print(f"discover: {linked} papers found for the idea" + (f" ({'; '.join(errors)})" if errors else ""),
+              file=sys.stderr)
     print(write_report(args.runs_dir, run_id, llm=llm, panel=not args.no_panel, reviewers=args.reviewers,
                        refresh=args.refresh, offline=args.offline))
     return 0
@@ -392,6 +421,79 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     store.add_command(run_id, "stop")
     print(f"discover: asked run {run_id} to stop: its running nodes finish, then the report is written")
     return 0
+
+
+def _literature_config(backends: str | None):  # noqa: ANN202 - agents.literature.config.LiteratureConfig
+    """Literature settings from the environment and ``--literature`` (a backend order, or offline)."""
+    from agents.literature.config import LiteratureConfig, LiteratureConfigError
+
+    flags: dict[str, object] = {}
+    if backends is not None and backends.strip().lower() == "offline":
+        flags["offline"] = True
+    elif backends:
+        flags["backends"] = backends
+    try:
+        return LiteratureConfig.from_env(**flags)
+    except LiteratureConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_ideate(args: argparse.Namespace) -> int:
+    """Propose ideas for a topic, check each against the literature, write them; with --run, run the best."""
+    import asyncio
+
+    from discovery.ideate import MAX_IDEAS, load_topic, summary
+    from runs.models import RunConfig
+
+    topic = load_topic(args.topic)
+    if args.ideas is not None and not 1 <= args.ideas <= MAX_IDEAS:
+        raise UsageError(f"--ideas: expected 1 to {MAX_IDEAS}, got {args.ideas}")
+    if args.papers < 1:
+        raise UsageError(f"--papers: expected at least 1, got {args.papers}")
+    literature = _literature_config(args.literature)
+    config = _configure_model(args, RunConfig())
+    if not config.llm:
+        raise UsageError("ideate needs a model to propose and judge ideas: pass --model (or set DISCOVER_MODEL)")
+    store = _open_store(args)  # the literature cache
+    try:
+        result = asyncio.run(_ideate(args, topic, config.llm, literature, store))
+    finally:
+        store.close()
+    if result is None:
+        return 1
+    print(summary(result))
+    if not args.run:
+        return 0
+    best = result.best.path
+    print(f"discover: running the best-rated idea, {best}", file=sys.stderr)
+    argv = ["--runs-dir", str(args.runs_dir), "run", str(best)]
+    for flag, value in (("--budget", args.budget), ("--time", args.time_limit), ("--workers", args.workers),
+                        ("--policy", args.policy), ("--workspace", args.workspace), ("--model", args.model),
+                        ("--api-base", args.api_base), ("--api-key-env", args.api_key_env),
+                        ("--value-model", args.value_model), ("--review-model", args.review_model),
+                        ("--metric-model", args.metric_model), ("--writeup-model", args.writeup_model),
+                        ("--config", args.config_file), ("--max-cost", args.max_cost)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += [f for f, on in (("--quiet", args.quiet), ("--no-tui", args.no_tui)) if on]
+    return main(argv)
+
+
+async def _ideate(args: argparse.Namespace, topic, llm: dict, literature, store):  # noqa: ANN001, ANN202
+    from agents.extract import BadJSON
+    from agents.literature.client import LiteratureClient
+    from agents.llm import LLMClient, LLMConfig, LLMError
+    from discovery.ideate import ideate
+
+    client = LLMClient(LLMConfig.model_validate(llm))
+    async with LiteratureClient(literature, store) as papers:
+        try:
+            return await ideate(topic, client, papers, Path(args.out), ideas=args.ideas,
+                                papers_per_idea=args.papers,
+                                progress=lambda line: print(f"discover: {line}", file=sys.stderr))
+        except (LLMError, BadJSON) as exc:
+            print(f"discover: ideation failed, no idea written: {exc}", file=sys.stderr)
+            return None
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:

@@ -23,6 +23,7 @@ _DIRECTIONS = {"maximize": "maximize", "max": "maximize", "minimize": "minimize"
 _KNOWN_FIELDS = {
     "title", "hypothesis", "experiments", "metric", "direction", "baseline", "search_space", "data",
     "time_limit", "gpus_per_node", "network", "image", "holdout", "node_disk", "node_memory", "node_shm",
+    "papers",
 }
 
 

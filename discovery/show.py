@@ -31,6 +31,7 @@ def show_run(store: RunStore, run_id: str) -> str:
     review = review_summary(store.run_dir(run_id) / "report", store, run_id)
     if review:
         lines += ["", *review]
+    lines += _paper_lines(store, run_id)
     lines += ["", "tree:"]
     children: dict[int | None, list[int]] = {}
     by_id = {n.id: n for n in nodes}
@@ -93,6 +94,18 @@ def show_node(store: RunStore, run_id: str, node_id: int) -> str:
     if n.stderr_tail:
         lines += ["", "stderr (tail):", n.stderr_tail.rstrip()]
     return "\n".join(lines)
+
+
+def _paper_lines(store: RunStore, run_id: str) -> list[str]:
+    """The papers the run used: checked against its idea, or found for its write-up."""
+    papers = store.run_papers(run_id)
+    if not papers:
+        return []
+    lines = ["", f"papers ({len(papers)}):"]
+    for rp in papers:
+        why = {"idea": "idea checked against it", "related": "found for the write-up"}.get(rp.purpose, rp.purpose)
+        lines.append(f"  [{why}] {rp.paper.reference}" + (f" ({rp.note})" if rp.note else ""))
+    return lines
 
 
 def _final_lines(store: RunStore, run_id: str, nodes: dict) -> list[str]:  # noqa: ANN001 - {id: Node}

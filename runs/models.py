@@ -141,6 +141,7 @@ class Idea(BaseModel):
     node_disk: str | int | None = None  # the node folder's disk quota, every workspace
     node_memory: str | int | None = None  # Docker: memory without swap
     node_shm: str | int | None = None  # Docker: /dev/shm
+    papers: list[str] = Field(default_factory=list)  # ids of stored papers it was checked against (discover ideate)
     source: str = ""  # the file it came from
 
     @field_validator("search_space", mode="before")
@@ -290,3 +291,55 @@ class Command(BaseModel):
     node_id: int | None = None
     created_at: float
     done_at: float | None = None
+
+
+class Paper(BaseModel):
+    """A paper's metadata as a literature search found it (agents.literature), kept in the run store.
+
+    ``id`` is the same for a paper whichever backend found it when it has an arXiv id
+    (``arxiv:1706.03762``) or a DOI (``doi:10.1/x``); otherwise it names the backend (``openalex:W123``).
+    """
+
+    id: str = Field(min_length=3)
+    source: str  # the backend that found it: openalex, semantic_scholar, arxiv, crossref
+    source_id: str = ""  # its id in that backend
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    abstract: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    citations: int | None = None  # times cited, as the backend counts them
+    fetched_at: float = 0.0
+
+    @property
+    def surnames(self) -> list[str]:
+        """The authors' family names (from ``Given Family`` or ``Family, Given``)."""
+        names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in self.authors]
+        return [n for n in names if n]
+
+    @property
+    def reference(self) -> str:
+        """The paper as a reference list shows it: ``Foret, Kleiner et al. (2020). Title. Venue. arXiv:...``."""
+        names = self.surnames
+        who = (", ".join(names[:2]) + (" et al." if len(names) > 2 else "")) if names else "Anonymous"
+        parts = [f"{who} ({self.year or 'n.d.'}). {self.title.rstrip('.')}."]
+        if self.venue:
+            parts.append(f"{self.venue.rstrip('.')}.")
+        if self.arxiv_id and (not self.doi or self.doi.startswith("10.48550/")):  # arXiv's own DOI: say arXiv
+            parts.append(f"arXiv:{self.arxiv_id}")
+        elif self.doi:
+            parts.append(f"doi:{self.doi}")
+        return " ".join(parts)
+
+
+class RunPaper(BaseModel):
+    """A stored paper a run used: found for its idea, or cited by its report."""
+
+    run_id: str
+    paper: Paper
+    purpose: str = "related"  # idea: the idea was checked against it; related: found for the write-up; cited
+    note: str = ""  # why it is there (the query, or what the novelty check said about it)
+    created_at: float = 0.0

@@ -7,7 +7,19 @@ import shlex
 import statistics
 
 from discovery.durations import format_duration
-from discovery.writeup.document import Block, Bullets, Code, Document, Heading, Image, Para, Table
+from discovery.writeup.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Reference,
+    References,
+    Table,
+    cited_keys,
+)
 from discovery.writeup.facts import TOP, Facts, fmt
 from discovery.writeup.figures import Figure
 from discovery.writeup.prose import Prose
@@ -52,14 +64,33 @@ def build(f: Facts, prose: Prose, figures: list[Figure], plots: list[Figure]) ->
         doc.add(Para(f"Nodes ran in the {run.isolation}."))
     doc.add(Heading("Abstract"), *prose_blocks(prose.abstract))
     doc.add(*_idea(f))
-    doc.add(*_method(f))
+    if prose.related_work:
+        doc.add(Heading("Related work"), *prose_blocks(prose.related_work))
+    doc.add(*_method(f, prose))
     doc.add(*_results(f, figures, plots))
     doc.add(Heading("Discussion"), *prose_blocks(prose.discussion))
     doc.add(*_failures(f))
     doc.add(Heading("Limitations"), *prose_blocks(prose.limitations))
     doc.add(*_reproduce(f))
     doc.add(*_cost(f))
+    doc.add(*_references(f, doc))
     return doc
+
+
+def _references(f: Facts, doc: Document) -> list[Block]:
+    """The stored papers the text cites, numbered in order of first citation."""
+    from agents.literature.bibtex import bibtex, reference_text
+
+    by_key = {f.cite_keys[p.id]: p for p in f.papers}
+    order: list[str] = []
+    for b in doc.blocks:
+        texts = [b.text] if isinstance(b, Para) else b.items if isinstance(b, Bullets) else []
+        for text in texts:
+            order += [k for k in cited_keys(text) if k in by_key and k not in order]
+    if not order:
+        return []
+    return [References([Reference(k, reference_text(by_key[k]), by_key[k].url, bibtex(by_key[k], k))
+                        for k in order])]
 
 
 def _idea(f: Facts) -> list[Block]:
@@ -76,13 +107,12 @@ def _idea(f: Facts) -> list[Block]:
     return blocks
 
 
-def _method(f: Facts) -> list[Block]:
+def _method(f: Facts, prose: Prose) -> list[Block]:
     cfg = f.run.config
-    blocks: list[Block] = [Heading("Method")]
+    blocks: list[Block] = [Heading("Method"), *prose_blocks(prose.method_context)]
     blocks.append(Para(f"A tree search: the `{cfg.policy}` policy chose which node to expand next and with which "
-                       f"operator (draft, improve, debug, tune, ablate); the `{f.run.agent}` agent wrote the "
-                       f"experiment code; up to {cfg.workers} nodes ran at once, within a budget of {cfg.budget} "
-                       f"nodes."))
+                       f"operator ({operators_used(f)}); the `{f.run.agent}` agent wrote the experiment code; "
+                       f"{plural(cfg.workers, 'worker')} ran nodes in parallel, within a budget of {cfg.budget} nodes."))
     if f.best is None:
         blocks.append(Para("No node produced a valid metric, so there is no best approach to describe."))
         return blocks
@@ -100,6 +130,17 @@ def _method(f: Facts) -> list[Block]:
             items.append(f"node {n.id} ({n.operator}, {score}): {' '.join(n.plan.split())[:400]}")
         blocks.append(Bullets(items, ordered=True))
     return blocks
+
+
+OPERATOR_ORDER = ("draft", "improve", "debug", "tune", "ablate")
+
+
+def operators_used(f: Facts) -> str:
+    """The operators that made nodes in this run, with counts: ``draft for 3 nodes, improve for 1 node``."""
+    ran = sorted(f.operators.items(), key=lambda kv: (OPERATOR_ORDER.index(kv[0]) if kv[0] in OPERATOR_ORDER
+                                                      else len(OPERATOR_ORDER), kv[0]))
+    parts = [f"{op} for {plural(s.count, 'node')}" for op, s in ran if s.count]
+    return "used here: " + ", ".join(parts) if parts else "no node was made"
 
 
 def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block]:
@@ -224,16 +265,20 @@ def about(prose: Prose, outputs: list[str], pdf_message: str, writeup_calls: int
                      "numbers from the run store" + (f" (the model `{model}` was configured but did not write "
                                                      "them)." if model else " (no model was configured)."))
     else:
-        items.append(f"The abstract, discussion and limitations were written by `{prose.author}` from a digest "
-                     "of the run store.")
+        parts = "the abstract, discussion, limitations, related work and the method's context" if (
+            prose.related_work or prose.method_context) else "the abstract, discussion and limitations"
+        items.append(f"{parts[0].upper()}{parts[1:]} were written by `{prose.author}` from a digest of the run "
+                     "store.")
         g = prose.grounding
         if g is not None:
             text = f"Grounding check: {g.checked} numbers in that text were compared with the store"
             text += "; the text was sent back once to fix unsupported numbers" if g.rewritten else ""
-            text += (f"; {plural(len(g.dropped), 'sentence')} that still stated numbers the store does not hold "
-                     f"{'was' if len(g.dropped) == 1 else 'were'} dropped (listed in `grounding.json`, not repeated "
-                     "here)." if g.dropped
-                     else "; every number shown matches a recorded one.")
+            cites = " or cited papers the literature search did not store" if prose.related_work else ""
+            text += (f"; {plural(len(g.dropped), 'sentence')} that still stated numbers the store does not hold"
+                     f"{cites} {'was' if len(g.dropped) == 1 else 'were'} dropped (listed in `grounding.json`, not "
+                     "repeated here)." if g.dropped
+                     else "; every number shown matches a recorded one" + (" and every citation a stored paper."
+                                                                           if cites else "."))
             items.append(text)
     items += [f"Note: {n}." for n in prose.notes]
     items.append(f"Review: {reviewed_by}.")
