@@ -200,6 +200,10 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     try:
         workspace = make_workspace(config, run.idea)
         gpus, share = (None, 0.0) if workspace.name == "ray" else make_gpus(config, run.idea)
+        if run.idea.task is not None:  # a dataset task: the hidden split, served files, framework scoring
+            from discovery.tasks.runtime import attach_task
+
+            run, workspace = attach_task(store, run, workspace)
     except ConfigError as exc:
         # Nothing ran: leave the run resumable, and say why it did not start.
         store.update_run(run.id, status="stopped", pid=None)

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="search a tree of experiments for an idea")
-    p.add_argument("idea", help="idea file: Markdown with front matter, or AI-Scientist-v2 JSON")
+    p.add_argument("idea", help="idea file (Markdown with front matter, or AI-Scientist-v2 JSON), or a task folder "
+                                "(AIDE or MLE-bench layout, docs/tasks.md)")
     p.add_argument("--budget", type=int, default=20, help="nodes to run (default 20)")
     p.add_argument("--time", dest="time_limit", help="stop after this long, e.g. 30m, 2h")
     p.add_argument("--workers", type=int, default=2, help="nodes in flight at once (default 2)")
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
     p.add_argument("--metric", help="NAME[:maximize|minimize] when the idea file names none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    _task_flags(p)
     _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,
                    help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
@@ -88,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--refresh", action="store_true", help="ask the model again even when nothing changed")
     _model_flags(p)
     return parser
+
+
+def _task_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("an AIDE data folder (docs/tasks.md)")
+    g.add_argument("--goal", help="what to predict, when the folder has no description.md")
+    g.add_argument("--eval", help="how predictions are scored, e.g. 'accuracy of the label column'")
+    g.add_argument("--desc", help="a Markdown description with '## Goal', '## Evaluation', '## Data description'")
 
 
 def _workspace_flags(p: argparse.ArgumentParser) -> None:
@@ -153,7 +162,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from discovery.idea import load_idea
 
     config = config_from_args(args)
-    idea = load_idea(args.idea, metric=args.metric)
+    idea = load_idea(args.idea, metric=args.metric, goal=args.goal, evaluation=args.eval, desc=args.desc)
     config = _configure_model(args, config)
     preflight(config, idea)
     store = _open_store(args)

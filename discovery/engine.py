@@ -469,6 +469,10 @@ class Engine:
                 best = await self.final_task
             except asyncio.CancelledError:
                 self.store.add_event(self.run.id, "final_selection", "interrupted: the search's best node stands")
+        if self.idea.task is not None and best is not None:
+            from discovery.final import grade_on_test
+
+            await grade_on_test(self, best)
         self.run = self.run.model_copy(update={
             "status": status, "finished_at": time.time(), "best_node_id": best, "elapsed": self.elapsed(),
         })

@@ -29,13 +29,22 @@ class IdeaError(ValueError):
     """The idea file is missing or malformed; the message is one line for the user."""
 
 
-def load_idea(path: str | Path, *, metric: str | None = None) -> Idea:
-    """Read and validate the idea at ``path``.
+def load_idea(path: str | Path, *, metric: str | None = None, goal: str | None = None,
+              evaluation: str | None = None, desc: str | Path | None = None) -> Idea:
+    """Read and validate the idea at ``path``: a file, or a task folder (docs/tasks.md).
 
     ``metric`` (``NAME`` or ``NAME:maximize``) fills in the metric when the file has none,
-    as AI-Scientist-v2's JSON does not.
+    as AI-Scientist-v2's JSON does not. ``goal``, ``evaluation`` and ``desc`` (a description
+    file) describe an AIDE data folder.
     """
     path = Path(path)
+    if path.is_dir():
+        from discovery.tasks.layout import load_task
+
+        return load_task(path, metric=metric, goal=goal, evaluation=evaluation, desc=desc)
+    for flag, value in (("--goal", goal), ("--eval", evaluation), ("--desc", desc)):
+        if value:
+            raise IdeaError(f"{flag}: only for a task folder, and {path} is not a folder")
     if not path.is_file():
         raise IdeaError(f"{path}: no such idea file")
     try:

@@ -72,8 +72,14 @@ class LocalWorkspace:
         t0 = time.perf_counter()
         prepare_workdir(request)
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
+        argv = [self.python, SCRIPT_NAME]
+        if request.confine:
+            from workspace.confine import available, confined_command
+
+            if available():  # else the framework has said that the node runs unconfined
+                argv = confined_command(self.python, SCRIPT_NAME, request.workdir, request.data)
         proc = await asyncio.create_subprocess_exec(
-            self.python, SCRIPT_NAME,
+            *argv,
             cwd=request.workdir,
             env=node_environment(request),
             stdin=asyncio.subprocess.DEVNULL,
