@@ -69,6 +69,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idea", help="a revised idea file for the new run")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
+    p = sub.add_parser("bench", help="run tasks x policies x models x seeds; a table and a plot of the test scores")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task folders (or idea files) to run")
+    p.add_argument("--policies", default="mcts", help="comma-separated policies (default mcts), e.g. mcts,greedy,bfts")
+    p.add_argument("--models", default="offline",
+                   help="comma-separated models; 'offline' is the built-in offline agent (default offline)")
+    p.add_argument("--api-base", help="an OpenAI-compatible server for the models")
+    p.add_argument("--seeds", default="3", help="how many seeds (0..N-1), or a list such as 0,5,7 (default 3)")
+    p.add_argument("--budget", type=int, default=10, help="nodes per run (default 10)")
+    p.add_argument("--workers", type=int, default=2, help="nodes in flight per run (default 2)")
+    p.add_argument("--time", dest="time_limit", help="limit on each run's search time, e.g. 5m")
+    p.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run (default auto)")
+    p.add_argument("--out", help="folder for bench.csv, bench.md and bench.png (default RUNS_DIR/bench-TIME)")
+
     sub.add_parser("list", help="list the runs in the store")
     p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
     p.add_argument("run", nargs="?", help="run id, a unique part of it, or 'latest' (default)")
@@ -132,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
-        "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui,
+        "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui, "bench": _cmd_bench,
     }[args.command]
     try:
         return handler(args)
@@ -283,6 +296,29 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
             print(f"report: {result.report}")
     store.close()
     return 130 if result.stop_reason == "interrupt" else 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from discovery.bench import parse_list, parse_seeds, run_bench
+    from discovery.durations import DurationError, parse_duration
+
+    try:
+        limit = parse_duration(args.time_limit) if args.time_limit else None
+    except DurationError as exc:
+        raise UsageError(f"--time: {exc}") from None
+    if args.budget < 1 or args.workers < 1:
+        raise UsageError(f"--{'budget' if args.budget < 1 else 'workers'}: must be at least 1")
+    out = Path(args.out) if args.out else Path(args.runs_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    rows = run_bench(Path(args.runs_dir), args.tasks, parse_list(args.policies, "--policies"),
+                     parse_list(args.models, "--models"), parse_seeds(args.seeds), out=out, budget=args.budget,
+                     workers=args.workers, time_limit=limit, workspace=args.workspace, api_base=args.api_base,
+                     echo=lambda line: print(line, file=sys.stderr))
+    print((out / "bench.md").read_text(), end="")
+    print(f"bench: {len(rows)} runs; {out / 'bench.csv'}, {out / 'bench.md'}"
+          + (f", {out / 'bench.png'}" if (out / "bench.png").exists() else ""))
+    return 0 if rows else 1
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

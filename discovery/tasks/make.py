@@ -17,6 +17,8 @@ from discovery.tasks.table import write_table
 
 
 def _cell(value: object) -> str:
+    if hasattr(value, "item"):  # a numpy scalar: its Python value, whose repr is plain
+        value = value.item()
     if isinstance(value, float):
         return repr(round(value, 10)) if value != int(value) or abs(value) >= 1e15 else str(int(value))
     return str(value)
