@@ -114,6 +114,8 @@ def _aide(shown: Path, root: Path, metric: str | None, goal: str | None, evaluat
     else:
         body = _with_section(_with_section(body, "Goal", goal), "Evaluation", evaluation)
     used = {train, test, sample} | ({description} if description else set())
+    if front.get("baseline"):
+        used.add((root / str(front["baseline"])).resolve())  # the agents' starting code, not data
     extra = sorted(str(p) for p in root.iterdir() if p not in used and not p.name.startswith(".")
                    and p.name not in DESCRIPTIONS)
     return _idea(shown, root, description or root, front, body, layout="aide", train=train, test=test,

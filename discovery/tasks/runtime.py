@@ -35,7 +35,8 @@ def attach_task(store: RunStore, run: Run, workspace: Any) -> tuple[Run, TaskWor
     task = run.idea.task
     assert task is not None
     seed = task.split_seed if task.split_seed is not None else run.config.seed
-    parent = store.run_dir(run.parent_run_id).resolve() / "task" if run.parent_run_id else None
+    # A fork carries its parent's split (and fingerprint) in its idea: reuse the parent's files.
+    parent = store.run_dir(run.parent_run_id).resolve() / "task" if run.parent_run_id and task.split_hash else None
     try:
         served = prepare(task, store.run_dir(run.id).resolve() / "task", seed, copy_from=parent)
     except (SplitError, TableError, OSError) as exc:

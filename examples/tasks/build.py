@@ -103,11 +103,14 @@ TASKS = {"digits": _digits, "breast_cancer": _breast_cancer, "diabetes": _diabet
 
 def leaderboard(metric_name, x_train, y_train, x_test, y_test):
     """(model, test score) of each reference model."""
+    from threadpoolctl import threadpool_limits
+
     metric = METRICS[metric_name]
     truth = [[str(v)] for v in y_test]
     out = []
     for name, model in (_classifiers() if metric_name in ("accuracy", "auc") else _regressors()):
-        with warnings.catch_warnings():
+        # One thread: these models are small, and on a busy machine threads only fight (5x slower here).
+        with warnings.catch_warnings(), threadpool_limits(1):
             warnings.simplefilter("ignore")
             model.fit(x_train, y_train)
             if metric_name == "auc":
