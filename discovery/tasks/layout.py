@@ -321,7 +321,7 @@ def _grader_direction(shown: Path, root: Path, grader: Path) -> str | None:
 
 
 def _metric_in_text(shown: Path, text: str) -> str | None:
-    found = [name for name, pattern in _METRIC_WORDS if re.search(pattern, text, re.I)]
+    found = [name for name, pattern in _METRIC_WORDS if re.search(pattern, text, re.IGNORECASE)]
     if "rmsle" in found:
         found = [f for f in found if f not in ("rmse", "mse")]
     if "rmse" in found and "mse" in found:
@@ -335,7 +335,7 @@ def _with_section(body: str, name: str, text: str | None) -> str:
     """``body`` with its ``## name`` section set to ``text`` (added when missing); unchanged without text."""
     if not text or not text.strip():
         return body
-    pattern = re.compile(rf"^## {re.escape(name)}[ \t]*\n.*?(?=^## |\Z)", re.S | re.M | re.I)
+    pattern = re.compile(rf"^## {re.escape(name)}[ \t]*\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE | re.IGNORECASE)
     section = f"## {name}\n\n{text.strip()}\n\n"
     if pattern.search(body):
         return pattern.sub(lambda _m: section, body, count=1).strip()

@@ -102,7 +102,7 @@ def _break(kind: str, folder: Path) -> None:
     ("grade.py without grade", "comp/private/grade.py: defines no grade(submission_csv, answers_csv) function"),
 ])
 def test_bad_mlebench_folder_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, kind: str,
-                                                     message: str) -> None:  # noqa: ANN001
+                                                     message: str) -> None:
     folder = classify_task(tmp_path / "comp")
     _break(kind, folder)
     monkeypatch.chdir(tmp_path)
@@ -119,7 +119,7 @@ def test_bad_mlebench_folder_is_one_line_and_exit_2(tmp_path: Path, capsys, monk
     (["--goal", "g", "--eval", "rmse or maybe mae"], "names several metrics (rmse, mae); pass --metric NAME"),
 ])
 def test_bad_aide_folder_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, args: list[str],
-                                                message: str) -> None:  # noqa: ANN001
+                                                message: str) -> None:
     aide_folder(tmp_path / "aide")
     monkeypatch.chdir(tmp_path)
     assert main(["--runs-dir", str(tmp_path / "runs"), "run", "aide", *args]) == 2

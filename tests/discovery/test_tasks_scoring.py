@@ -34,7 +34,7 @@ def test_metrics_agree_with_scikit_learn() -> None:
     values = [rng.gauss(0, 3) for _ in range(200)]
     preds = [v + rng.gauss(0, 1) for v in values]
 
-    def rows(xs: list) -> list[list[str]]:  # noqa: ANN001
+    def rows(xs: list) -> list[list[str]]:
         return [[str(x)] for x in xs]
 
     y = [int(v) for v in labels]
@@ -58,7 +58,7 @@ def test_metrics_agree_with_scikit_learn() -> None:
 SAMPLE_ROWS = [["1", "0"], ["2", "0"], ["3", "0"]]
 
 
-def _sample(tmp_path: Path):  # noqa: ANN202
+def _sample(tmp_path: Path):
     write_table(tmp_path / "sample.csv", ["id", "label"], SAMPLE_ROWS)
     return read_table(tmp_path / "sample.csv")
 
