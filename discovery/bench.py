@@ -88,7 +88,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def run_bench(runs_dir: Path, tasks: list[str], policies: list[str], models: list[str], seeds: list[int], *,
               out: Path, budget: int, workers: int, time_limit: float | None = None, workspace: str | None = None,
-              api_base: str | None = None, echo: Any = print) -> list[BenchRow]:
+              api_base: str | None = None, reports: bool = False, echo: Any = print) -> list[BenchRow]:
     """Run every combination, writing bench.csv as it goes and the table and plot at the end."""
     from discovery.api import create_run, preflight, run_async, with_model
     from discovery.idea import load_idea
@@ -119,7 +119,8 @@ def run_bench(runs_dir: Path, tasks: list[str], policies: list[str], models: lis
                         for seed in seeds:
                             extra = {"workspace": workspace} if workspace else {}
                             config = with_model(RunConfig(budget=budget, workers=workers, policy=policy, seed=seed,
-                                                          time_limit=time_limit, **extra), llms[model])
+                                                          time_limit=time_limit, write_report=reports, **extra),
+                                                llms[model])
                             preflight(config, idea)
                             run = create_run(store, idea, config)
                             t0 = time.monotonic()

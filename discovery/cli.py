@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time", dest="time_limit", help="limit on each run's search time, e.g. 5m")
     p.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run (default auto)")
     p.add_argument("--out", help="folder for bench.csv, bench.md and bench.png (default RUNS_DIR/bench-TIME)")
+    p.add_argument("--reports", action="store_true", help="write each run's report too (seconds per run)")
 
     sub.add_parser("list", help="list the runs in the store")
     p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
@@ -314,7 +315,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     rows = run_bench(Path(args.runs_dir), args.tasks, parse_list(args.policies, "--policies"),
                      parse_list(args.models, "--models"), parse_seeds(args.seeds), out=out, budget=args.budget,
                      workers=args.workers, time_limit=limit, workspace=args.workspace, api_base=args.api_base,
-                     echo=lambda line: print(line, file=sys.stderr))
+                     reports=args.reports, echo=lambda line: print(line, file=sys.stderr))
     print((out / "bench.md").read_text(), end="")
     print(f"bench: {len(rows)} runs; {out / 'bench.csv'}, {out / 'bench.md'}"
           + (f", {out / 'bench.png'}" if (out / "bench.png").exists() else ""))

@@ -483,7 +483,8 @@ class Engine:
         try:
             from discovery.report import write_report
 
-            report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
+            if self.config.write_report:
+                report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
             self.progress.message(f"report failed: {type(exc).__name__}: {exc}")

@@ -154,6 +154,7 @@ class RunConfig(BaseModel):
     num_drafts: int = Field(default=3, ge=1)
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
+    write_report: bool = True  # False (discover bench): no report at the end; `discover report` writes it later
 
 
 class Node(BaseModel):
