@@ -5,6 +5,7 @@ Called once per session (new run, resume, fork) before the engine starts.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from discovery.config import ConfigError
@@ -49,5 +50,7 @@ def attach_task(store: RunStore, run: Run, workspace: Any) -> tuple[Run, TaskWor
         run = run.model_copy(update={"idea": idea})
     store.add_event(run.id, "task", f"hidden validation split {served.split_hash}: {len(served.val_ids)} of "
                                     f"{served.train_rows} training rows held back; isolation: {how}")
+    if how.startswith("none"):
+        print(f"discover: warning: isolation {how}", file=sys.stderr)
     scorer = Scorer(task, served, run.idea.metric.name, run.idea.metric.direction)
     return run, TaskWorkspace(workspace, scorer)

@@ -170,7 +170,7 @@ def _control(folder: Path, data: list[str]) -> dict:
 def test_a_local_node_cannot_find_the_answers(tmp_path: Path) -> None:
     task, _ = _leak_task(tmp_path / "leak", seed=3)
     runs = tmp_path / "runs"
-    result = run(task, runs_dir=runs, budget=1, workers=1, seed=3, workspace="local")
+    result = run(task, runs_dir=runs, budget=1, workers=1, seed=3, workspace="local", write_report=False)
     found, folder, data = _probe_found(runs, result.run_id)
     assert found["found"] == [], found
     assert found["read_own_data"] and not found["read_db"] and found["denied"] > 10, found
@@ -194,7 +194,7 @@ def test_a_docker_node_cannot_find_the_answers(tmp_path: Path) -> None:
         pytest.skip(f"needs a Docker engine and the test image: {why}")
     task, _ = _leak_task(tmp_path / "leak", seed=5)
     runs = tmp_path / "runs"
-    result = run(task, runs_dir=runs, budget=1, workers=1, seed=5, workspace="docker")
+    result = run(task, runs_dir=runs, budget=1, workers=1, seed=5, workspace="docker", write_report=False)
     assert RunStore(runs, readonly=True).get_run(result.run_id).workspace == "docker"
     found, folder, data = _probe_found(runs, result.run_id)
     assert found["found"] == [], found
@@ -213,7 +213,7 @@ def test_a_node_on_a_ray_worker_cannot_find_the_answers(tmp_path: Path) -> None:
 
     task, _ = _leak_task(tmp_path / "leak", seed=7)
     runs = tmp_path / "runs"
-    result = run(task, runs_dir=runs, budget=1, workers=1, seed=7, workspace="local")
+    result = run(task, runs_dir=runs, budget=1, workers=1, seed=7, workspace="local", write_report=False)
     store = RunStore(runs, readonly=True)
     node = store.nodes(result.run_id)[0]
     idea = store.get_run(result.run_id).idea

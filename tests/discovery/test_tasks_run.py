@@ -120,7 +120,7 @@ def test_copied_and_too_perfect_submissions_are_caught(tmp_path: Path) -> None:
     text = (folder / "description.md").read_text().replace("  THRESHOLD: [-1.0, -0.5, 0.0, 0.5, 1.0]",
                                                            '  MODE: ["noisy", "copy", "perfect"]')
     (folder / "description.md").write_text(text)
-    result = run(folder, runs_dir=tmp_path / "runs", budget=3, workers=1, workspace="local")
+    result = run(folder, runs_dir=tmp_path / "runs", budget=3, workers=1, workspace="local", write_report=False)
     store = RunStore(tmp_path / "runs", readonly=True)
     by_mode = {n.params["MODE"]: n for n in store.nodes(result.run_id)}
     assert set(by_mode) == {"noisy", "copy", "perfect"}
@@ -139,7 +139,7 @@ def test_aide_task_runs_with_validation_only(tmp_path: Path) -> None:
     (folder / "description.md").write_text(
         "---\nbaseline: baseline.py\nsearch_space:\n  THRESHOLD: [-0.5, 0.0, 0.5]\n---\n# Flat\n\n## Goal\n\n"
         "Predict the label.\n\n## Evaluation\n\nAccuracy.\n")
-    result = run(folder, runs_dir=tmp_path / "runs", budget=2, workers=1, workspace="local")
+    result = run(folder, runs_dir=tmp_path / "runs", budget=2, workers=1, workspace="local", write_report=False)
     store = RunStore(tmp_path / "runs", readonly=True)
     run_id = result.run_id
     shown = "\n".join(score_lines(store, run_id))
