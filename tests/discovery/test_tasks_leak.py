@@ -168,7 +168,7 @@ def _control(folder: Path, data: list[str]) -> dict:
 @pytest.mark.slow
 @pytest.mark.skipif(not available(), reason="this kernel has no Landlock: local nodes cannot be confined")
 def test_a_local_node_cannot_find_the_answers(tmp_path: Path) -> None:
-    task, _ = _leak_task(tmp_path / "leak", seed=3)
+    task, markers = _leak_task(tmp_path / "leak", seed=3)
     runs = tmp_path / "runs"
     result = run(task, runs_dir=runs, budget=1, workers=1, seed=3, workspace="local", write_report=False)
     found, folder, data = _probe_found(runs, result.run_id)
@@ -176,6 +176,8 @@ def test_a_local_node_cannot_find_the_answers(tmp_path: Path) -> None:
     assert found["read_own_data"] and not found["read_db"] and found["denied"] > 10, found
     control = _control(folder, data)
     assert control["read_db"] and any(f.endswith("private/answers.csv") for f in control["found"]), control
+    stored = b"".join(p.read_bytes() for p in runs.glob("discover.db*"))
+    assert stored and not [m for m in markers if m.encode() in stored]  # the database holds no answer at all
     assert any(f.endswith("val_answers.csv") for f in control["found"]), control
 
 
@@ -227,3 +229,40 @@ def test_a_node_on_a_ray_worker_cannot_find_the_answers(tmp_path: Path) -> None:
     found = json.loads(out.files["found.json"])
     assert found["found"] == [], found
     assert found["read_own_data"] and not found["read_db"], found
+
+
+@pytest.mark.slow
+def test_no_prompt_holds_an_answer_or_a_private_path(tmp_path: Path) -> None:
+    """A task run with the LLM agent: every request the model received is free of the answers,
+    the held-back labels and the task's private paths."""
+    import re
+
+    from tests.llm_server import Reply, ScriptedLLM
+
+    task, markers = _leak_task(tmp_path / "leak", seed=2)
+    (task / "baseline.py").write_text("import csv\nrows = list(csv.DictReader(open('data/test.csv')))\n"
+                                      "open('submission.csv', 'w').write('id,y\\n' + ''.join("
+                                      "r['id'] + ',' + str(3 * float(r['x0'])) + '\\n' for r in rows))\n")
+
+    def model(req):  # noqa: ANN001, ANN202 - a Request, a Reply
+        text = req.text()
+        if "Reply with the word OK." in text:
+            return Reply("OK")
+        if '"verdict"' in text:
+            return Reply('{"score": 7, "verdict": "valid", "issues": [], "summary": "ok"}')
+        if '"value"' in text:
+            return Reply('{"value": 0.5, "explanation": "ok"}')
+        code = re.findall(r"```python\n(.*?)```", text, re.S)
+        return Reply(f"Use the baseline.\n```python\n{code[0]}```") if code else Reply(status=400)
+
+    with ScriptedLLM(handler=model) as server:
+        result = run(task, runs_dir=tmp_path / "runs", budget=2, workers=1, seed=2, workspace="local",
+                     model="openai/scripted", api_base=server.api_base, write_report=False)
+        texts = [r.text() for r in server.requests]
+    store = RunStore(tmp_path / "runs", readonly=True)
+    assert {n.status for n in store.nodes(result.run_id)} == {NodeStatus.good}
+    assert len(texts) >= 6 and any("submission.csv" in t and "data/test.csv" in t for t in texts)
+    private = [str(task / "private"), "answers.csv", "val_answers", "mapping.csv", str(tmp_path / "runs")]
+    for text in texts:
+        assert not [m for m in markers if m in text]
+        assert not [p for p in private if p in text], [p for p in private if p in text]
