@@ -91,8 +91,13 @@ async def grade_on_test(engine: Engine, best: int) -> None:
     from discovery.tasks.grading import grade_chosen
 
     store, run = engine.store, engine.run
-    evaluation = await asyncio.to_thread(grade_chosen, run, store.run_dir(run.id).resolve(), best,
-                                         store.node_dir(run.id, best).resolve())
+    try:
+        evaluation = await asyncio.to_thread(grade_chosen, run, store.run_dir(run.id).resolve(), best,
+                                             store.node_dir(run.id, best).resolve())
+    except Exception as exc:  # a task file gone missing must not lose the finished run
+        store.add_event(run.id, "test_score", f"node {best}: grading failed: {type(exc).__name__}: {exc}", best)
+        engine.progress.message(f"final: grading failed: {type(exc).__name__}: {exc}")
+        return
     store.save_evaluation(evaluation)
     if evaluation.metric is not None:
         text = f"node {best}: test {engine.idea.metric.name} {evaluation.metric:.6g}"
