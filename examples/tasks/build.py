@@ -3,10 +3,12 @@
     python examples/tasks/build.py                 # into examples/tasks/<name>/ (next to their descriptions)
     python examples/tasks/build.py --out DIR       # into DIR/<name>/, descriptions and baselines copied
     python examples/tasks/build.py digits          # only some
+    python examples/tasks/build.py --if-missing    # only what is not built yet (scripts/test.sh)
 
 Each task gets public/ (train, test without labels, sample_submission.csv), private/answers.csv
 and a leaderboard.csv of reference models (from a constant guess to tuned ensembles) trained
 on the public training rows and graded on the private answers, so ranks mean something.
+``digits_aide`` is the digits data in the AIDE layout: the public files side by side, no answers.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def _regressors():
 
 
 TASKS = {"digits": _digits, "breast_cancer": _breast_cancer, "diabetes": _diabetes}
+AIDE = {"digits_aide": "digits"}  # an AIDE data folder (flat files, no answers) -> the competition it copies
 
 
 def leaderboard(metric_name, x_train, y_train, x_test, y_test):
@@ -139,20 +142,38 @@ def build(name: str, folder: Path) -> None:
                       placeholder=placeholder, leaderboard=board)
 
 
+def build_aide(source: Path, folder: Path) -> None:
+    """The AIDE layout of a built competition: its public CSVs side by side, no answers."""
+    for name in ("train.csv", "test.csv", "sample_submission.csv"):
+        shutil.copy(source / "public" / name, folder / name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    every = [*TASKS, *AIDE]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", help=f"tasks to build (default: all of {', '.join(TASKS)})")
+    parser.add_argument("names", nargs="*", help=f"tasks to build (default: all of {', '.join(every)})")
     parser.add_argument("--out", type=Path, help="build into OUT/<name>/ (default: examples/tasks/<name>/)")
+    parser.add_argument("--if-missing", action="store_true", help="skip the tasks that are built already")
     args = parser.parse_args(argv)
-    for name in args.names or list(TASKS):
-        if name not in TASKS:
-            parser.error(f"unknown task {name!r} (choose from {', '.join(TASKS)})")
+    names = args.names or every
+    for name in names:
+        if name not in every:
+            parser.error(f"unknown task {name!r} (choose from {', '.join(every)})")
+    # An AIDE folder is made from its competition's public files: build that first.
+    names = list(dict.fromkeys([AIDE[n] for n in names if n in AIDE] + names))
+    for name in names:
         folder = (args.out / name) if args.out else HERE / name
+        done = folder / ("train.csv" if name in AIDE else "leaderboard.csv")
+        if args.if_missing and done.is_file():
+            continue
         if args.out:
             folder.mkdir(parents=True, exist_ok=True)
             for f in ("description.md", "baseline.py"):
                 shutil.copy(HERE / name / f, folder / f)
-        build(name, folder)
+        if name in AIDE:
+            build_aide(folder.parent / AIDE[name], folder)
+        else:
+            build(name, folder)
         print(f"built {name} in {folder}")
     return 0
 
