@@ -174,12 +174,17 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
 
     try:
         built = build(workspace_settings(config, run.idea, store.root))
+        workspace = built.workspace
+        if run.idea.task is not None:  # a dataset task: the hidden split, served files, framework scoring
+            from discovery.tasks.runtime import attach_task
+
+            run, workspace = attach_task(store, run, workspace)
     except (ConfigError, WorkspaceError) as exc:
         # Nothing ran: leave the run resumable, and say why it did not start.
         store.update_run(run.id, status="stopped", pid=None)
         store.add_event(run.id, "start_failed", str(exc))
         raise ConfigError(str(exc)) from None
-    workspace, gpus, share = built.workspace, built.gpus, built.gpu_share
+    gpus, share = built.gpus, built.gpu_share
     store.update_run(run.id, workspace=workspace.name, isolation=built.isolation)
     run = run.model_copy(update={"workspace": workspace.name, "isolation": built.isolation})
     if workspace.name == "docker":

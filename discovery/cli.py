@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="search a tree of experiments for an idea")
-    p.add_argument("idea", help="idea file: Markdown with front matter, or AI-Scientist-v2 JSON")
+    p.add_argument("idea", help="idea file (Markdown with front matter, or AI-Scientist-v2 JSON), or a task folder "
+                                "(AIDE or MLE-bench layout, docs/tasks.md)")
     p.add_argument("--budget", type=int, default=20, help="nodes to run (default 20)")
     p.add_argument("--time", dest="time_limit", help="stop after this long, e.g. 30m, 2h")
     p.add_argument("--workers", type=int, default=2, help="nodes in flight at once (default 2)")
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", help="NAME[:maximize|minimize]: the metric to optimise; replaces the idea's "
                                     "(with a notice), and names it for idea JSON that has none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    _task_flags(p)
     _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,
                    help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
@@ -77,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="nodes in flight at once")
     p.add_argument("--idea", help="a revised idea file for the new run")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+    p = sub.add_parser("bench", help="run tasks x policies x models x seeds; a table and a plot of the test scores")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task folders (or idea files) to run")
+    p.add_argument("--policies", default="mcts", help="comma-separated policies (default mcts), e.g. mcts,greedy,bfts")
+    p.add_argument("--models", default="offline",
+                   help="comma-separated models; 'offline' is the built-in offline agent (default offline)")
+    p.add_argument("--api-base", help="an OpenAI-compatible server for the models")
+    p.add_argument("--seeds", default="3", help="how many seeds (0..N-1), or a list such as 0,5,7 (default 3)")
+    p.add_argument("--budget", type=int, default=10, help="nodes per run (default 10)")
+    p.add_argument("--workers", type=int, default=2, help="nodes in flight per run (default 2)")
+    p.add_argument("--time", dest="time_limit", help="limit on each run's search time, e.g. 5m")
+    p.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run (default auto)")
+    p.add_argument("--out", help="folder for bench.csv, bench.md and bench.png (default RUNS_DIR/bench-TIME)")
+    p.add_argument("--reports", action="store_true", help="write each run's report too (seconds per run)")
 
     sub.add_parser("list", help="list the runs in the store")
     p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
@@ -132,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _task_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("an AIDE data folder (docs/tasks.md)")
+    g.add_argument("--goal", help="what to predict, when the folder has no description.md")
+    g.add_argument("--eval", help="how predictions are scored, e.g. 'accuracy of the label column'")
+    g.add_argument("--desc", help="a Markdown description with '## Goal', '## Evaluation', '## Data description'")
+
+
 def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where nodes run")
     g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"),
@@ -174,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
         "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui, "stop": _cmd_stop,
-        "ideate": _cmd_ideate,
+        "ideate": _cmd_ideate, "bench": _cmd_bench,
     }[args.command]
     try:
         return handler(args)
@@ -214,7 +237,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from discovery.idea import load_idea
 
     config = config_from_args(args)
-    idea = load_idea(args.idea, metric=args.metric, notice=lambda text: print(f"discover: {text}", file=sys.stderr))
+    idea = load_idea(args.idea, metric=args.metric, goal=args.goal, evaluation=args.eval, desc=args.desc,
+                     notice=lambda text: print(f"discover: {text}", file=sys.stderr))
     config = _configure_model(args, config)
     preflight(config, idea)
     store = _open_store(args)
@@ -346,6 +370,29 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
               f"`discover show {run.id}` says why each failed", file=sys.stderr)
         return NO_VALID_METRIC
     return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from discovery.bench import parse_list, parse_seeds, run_bench
+    from discovery.durations import DurationError, parse_duration
+
+    try:
+        limit = parse_duration(args.time_limit) if args.time_limit else None
+    except DurationError as exc:
+        raise UsageError(f"--time: {exc}") from None
+    if args.budget < 1 or args.workers < 1:
+        raise UsageError(f"--{'budget' if args.budget < 1 else 'workers'}: must be at least 1")
+    out = Path(args.out) if args.out else Path(args.runs_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    rows = run_bench(Path(args.runs_dir), args.tasks, parse_list(args.policies, "--policies"),
+                     parse_list(args.models, "--models"), parse_seeds(args.seeds), out=out, budget=args.budget,
+                     workers=args.workers, time_limit=limit, workspace=args.workspace, api_base=args.api_base,
+                     reports=args.reports, echo=lambda line: print(line, file=sys.stderr))
+    print((out / "bench.md").read_text(), end="")
+    print(f"bench: {len(rows)} runs; {out / 'bench.csv'}, {out / 'bench.md'}"
+          + (f", {out / 'bench.png'}" if (out / "bench.png").exists() else ""))
+    return 0 if rows else 1
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -38,6 +38,9 @@ def judge(result: ExecResult, metric: MetricSpec) -> Verdict:
         return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value!r}, not a number")
     if not math.isfinite(value):
         return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value}")
+    if result.review:
+        # The framework's own guards (a dataset task's score limits): kept, but never the best.
+        return Verdict(NodeStatus.flagged, metric=float(value), error=f"flagged for review: {result.review}")
     return Verdict(NodeStatus.good, metric=float(value))
 
 

@@ -112,7 +112,8 @@ def _final_lines(store: RunStore, run_id: str, nodes: dict) -> list[str]:  # noq
     """Seed re-runs and the held-out result, when the run made them."""
     from discovery.final import summarise
 
-    evaluations = store.evaluations(run_id)
+    # A task's test grade is in the summary table's task lines already.
+    evaluations = [e for e in store.evaluations(run_id) if e.kind != "test"]
     if not evaluations:
         return []
     lines = ["", "final selection:"]

@@ -118,6 +118,34 @@ def _param_spec(name: str, spec: Any) -> Any:
         raise ValueError(f"{name}: {exc}") from None
 
 
+class TaskSpec(BaseModel):
+    """A dataset task (an AIDE data folder or an MLE-bench competition folder) behind an idea.
+
+    Nodes never see these paths: they get the files the framework serves (``Idea.data``),
+    write ``submission.csv``, and the framework scores it on a validation split it holds back.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    layout: Literal["aide", "mlebench"]
+    root: str  # the task folder
+    train: str  # labelled training CSV
+    test: str  # test CSV, without labels
+    sample_submission: str
+    extra_public: list[str] = Field(default_factory=list)  # other public files, served as they are
+    id_column: str
+    targets: list[str] = Field(min_length=1)  # the columns a submission predicts
+    metric: str  # a standard metric (discovery.tasks.metrics) or "grade.py"
+    grader: str | None = None  # private/grade.py: grade(submission_csv, answers_csv) -> float
+    answers: str | None = None  # the private test answers; None (AIDE): no test score
+    leaderboard: str | None = None
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    score_limit: float | None = None  # the best score the task allows; better ones are flagged
+    split_seed: int | None = None  # fixed when the run first starts, so the split never changes
+    split_hash: str | None = None  # fingerprint of the hidden split, checked on every resume
+    isolation: str | None = None  # how nodes were kept from the answers in the last session
+
+
 class Idea(BaseModel):
     """A research idea: the prose the agents read plus the fields the framework needs."""
 
@@ -143,6 +171,7 @@ class Idea(BaseModel):
     node_shm: str | int | None = None  # Docker: /dev/shm
     papers: list[str] = Field(default_factory=list)  # ids of stored papers it was checked against (discover ideate)
     source: str = ""  # the file it came from
+    task: TaskSpec | None = None  # a dataset task: nodes write submission.csv, the framework scores it
 
     @field_validator("search_space", mode="before")
     @classmethod
@@ -184,6 +213,7 @@ class RunConfig(BaseModel):
     num_drafts: int = Field(default=3, ge=1)
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
+    write_report: bool = True  # False (discover bench): no report at the end; `discover report` writes it later
 
 
 class Node(BaseModel):
@@ -224,11 +254,12 @@ class Node(BaseModel):
 
 
 class Evaluation(BaseModel):
-    """An extra execution of a finished node: a re-run with another seed, or the held-out script."""
+    """An extra execution of a finished node: a re-run with another seed, or the held-out script;
+    or (kind ``test``) the chosen node's submission graded on a task's private answers."""
 
     run_id: str
     node_id: int
-    kind: Literal["seed", "holdout"]
+    kind: Literal["seed", "holdout", "test"]
     seed: int = 0
     status: NodeStatus
     metric: float | None = None

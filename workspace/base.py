@@ -40,6 +40,9 @@ class ExecRequest(BaseModel):
     memory_limit: str | None = None
     disk_limit: int | None = Field(default=None, gt=0)  # bytes the node folder may hold; None: the workspace's
     extra_env: dict[str, str] = Field(default_factory=dict)  # never secrets: set by the framework only
+    # Only the node folder, the data paths and the system's files may be opened (Landlock, in the
+    # local workspace; a container sees nothing else anyway). Set for dataset tasks.
+    confine: bool = False
 
 
 class ExecResult(BaseModel):
@@ -59,6 +62,7 @@ class ExecResult(BaseModel):
     metrics_error: str | None = None
     artifacts: list[str] = Field(default_factory=list)
     overhead: float = 0.0  # seconds the backend spent around the process
+    review: str | None = None  # why the framework's own checks want a person to look at this result
 
 
 class Workspace(Protocol):

@@ -115,8 +115,14 @@ class LocalWorkspace:
         if self.isolate_network and not request.network:
             launcher.append("--no-network")
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
+        argv = [self.python, SCRIPT_NAME]
+        if request.confine:
+            from workspace.confine import available, confined_command
+
+            if available():  # else the framework has said that the node runs unconfined
+                argv = confined_command(self.python, SCRIPT_NAME, request.workdir, request.data)
         proc = await asyncio.create_subprocess_exec(
-            *launcher, "--", self.python, SCRIPT_NAME,
+            *launcher, "--", *argv,
             cwd=request.workdir,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,

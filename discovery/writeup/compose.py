@@ -102,6 +102,12 @@ def _idea(f: Facts) -> list[Block]:
         blocks += [Para("**Planned experiments.**"), *prose_blocks(idea.experiments)]
     if not idea.hypothesis and not idea.experiments and idea.body:
         blocks += prose_blocks(idea.body[:4000])
+    if idea.task is not None:
+        blocks.append(Para(f"A dataset task ({idea.task.layout} layout): each node writes `submission.csv`, which the "
+                           f"framework scores with `{idea.metric.name}` ({idea.metric.direction}) on a validation "
+                           "split of the training data it held back for the whole run; the chosen node is graded "
+                           f"once on the private test answers. Each node may run for {fmt(idea.time_limit)} seconds."))
+        return blocks
     blocks.append(Para(f"The search optimises `{idea.metric.name}` ({idea.metric.direction}), as the experiment "
                        f"writes it to `metrics.json`; each node may run for {fmt(idea.time_limit)} seconds."))
     return blocks
@@ -156,6 +162,8 @@ def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block
                          f"the best differs from it by {f.gain:+.6g}")
         if f.best.id in f.holdout:
             items.append(f"Held-out `{metric}` of the best node: {f.holdout[f.best.id]:.6g}")
+        if f.task is not None:
+            items += score_lines_of(f)
     else:
         items.append("No node produced a valid metric.")
     blocks.append(Bullets(items))
@@ -188,6 +196,29 @@ def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block
         blocks.append(Heading("Plots saved by the best experiments", 3))
         blocks += [Image(fig.path, fig.caption) for fig in plots]
     return blocks
+
+
+def score_lines_of(f: Facts) -> list[str]:
+    """A dataset task's validation, test and leaderboard lines (the first, a heading line, left out)."""
+    t = f.task
+    out = []
+    if t.validation is not None:
+        own = f" (its own estimate: {t.self_reported:.6g})" if t.self_reported is not None else ""
+        out.append(f"Validation `{t.metric}` on {t.validation_rows} training rows the framework held back: "
+                   f"{t.validation:.6g}{own}")
+    if t.test is not None:
+        out.append(f"Test `{t.metric}` on the private answers: {t.test:.6g}")
+    elif not t.has_answers:
+        out.append("Test: the task has no private answers (AIDE layout); only the validation score is known")
+    elif t.test_error:
+        out.append(f"Test: not graded ({t.test_error})")
+    if t.standing:
+        s = t.standing
+        out.append(f"Leaderboard: rank {s['rank']} of {s['of']}, better than or equal to {100 * s['beats']:.0f}% of "
+                   f"its entries; medal: {s['medal']}")
+    if t.isolation:
+        out.append(f"Isolation of the nodes from the answers: {t.isolation}")
+    return out
 
 
 def _failures(f: Facts) -> list[Block]:

@@ -89,6 +89,7 @@ class Facts:
     papers: list[Paper] = field(default_factory=list)  # stored papers found for the idea: the only ones citable
     paper_notes: dict[str, str] = field(default_factory=dict)  # paper id -> what the novelty check said of it
     cite_keys: dict[str, str] = field(default_factory=dict)  # paper id -> citation key
+    task: Any = None  # discovery.tasks.results.TaskResult of a dataset task: validation vs test, rank
 
     @property
     def search_cost(self) -> float:
@@ -224,6 +225,10 @@ def collect(store: RunStore, run_id: str) -> Facts:
     )
     facts.papers, facts.paper_notes = _papers(store, run)
     facts.cite_keys = cite_keys(facts.papers)
+    if run.idea.task is not None:
+        from discovery.tasks.results import task_result
+
+        facts.task = task_result(store, run_id)
     facts.headline = _headline(facts)
     facts.numbers = _numbers(facts)
     facts.record = _record(facts)
@@ -372,11 +377,31 @@ def _headline(f: Facts) -> list[tuple[str, float | int | str]]:
         if s.metrics:
             h.append((f"operator {op}: best {f.metric_name}", max(s.metrics) if f.maximize else min(s.metrics)))
             h.append((f"operator {op}: mean {f.metric_name}", statistics.fmean(s.metrics)))
+    if f.task is not None:
+        h += _task_headline(f.task)
     h.append(("deepest node depth", max(f.depths, default=0)))
     if f.buggy_total:
         h += [("buggy nodes", f.buggy_total), ("buggy nodes later fixed by debugging", f.buggy_fixed)]
     if f.flagged:
         h.append(("nodes flagged invalid by a reviewer", len(f.flagged)))
+    return h
+
+
+def _task_headline(t: Any) -> list[tuple[str, float | int | str]]:
+    h: list[tuple[str, float | int | str]] = []
+    if t.validation is not None:
+        h += [(f"chosen node's {t.metric} on the framework's hidden validation split", t.validation),
+              ("hidden validation rows", t.validation_rows or 0)]
+    if t.self_reported is not None:
+        h.append((f"chosen node's own estimate of {t.metric}", t.self_reported))
+    if t.test is not None:
+        h.append((f"chosen node's test {t.metric} on the private answers", t.test))
+        if t.validation is not None:
+            h.append(("test minus validation", t.test - t.validation))
+    if t.standing:
+        s = t.standing
+        h += [("leaderboard rank", s["rank"]), ("leaderboard entries, this one included", s["of"]),
+              ("share of leaderboard entries beaten (percent)", 100 * s["beats"]), ("medal", s["medal"])]
     return h
 
 
