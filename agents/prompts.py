@@ -45,6 +45,8 @@ def cut(text: str, cap: int, *, keep: str = "end") -> str:
 
 def protocol(idea: Idea) -> str:
     """How a script is run and scored: the contract every script must keep."""
+    if idea.task is not None:
+        return task_protocol(idea)
     direction = "higher is better" if idea.metric.direction == "maximize" else "lower is better"
     lines = [
         "Experiment protocol:",
@@ -57,8 +59,44 @@ def protocol(idea: Idea) -> str:
         "- Fix random seeds so that a rerun gives the same result.",
     ]
     if idea.data:
-        names = ", ".join(f"data/{p.rstrip('/').rsplit('/', 1)[-1]}" for p in idea.data)
-        lines.append(f"- Input data is under data/ (read-only): {names}.")
+        from workspace.data import describe_data
+
+        # The same rule the workspaces link data by: files by name, a folder's contents directly.
+        lines.append("- Input data is in the folder data/ (read-only; do not copy it), exactly here: "
+                     + "; ".join(describe_data(idea.data)) + ".")
+    if not idea.network:
+        lines.append("- There is no network access: do not download anything; use only installed packages.")
+    return "\n".join(lines)
+
+
+def task_protocol(idea: Idea) -> str:
+    """The contract of a dataset task: predict the test rows into submission.csv."""
+    task = idea.task
+    assert task is not None
+    direction = "higher is better" if idea.metric.direction == "maximize" else "lower is better"
+    name = {p: p.rstrip("/").rsplit("/", 1)[-1] for p in (task.train, task.test, task.sample_submission)}
+    targets = ", ".join(task.targets)
+    lines = [
+        "Experiment protocol (a dataset task):",
+        f"- The script runs as `python experiment.py` in its own empty folder, with a limit of "
+        f"{idea.time_limit:g} seconds; keep it well inside that.",
+        f"- Data is under data/ (read-only): data/{name[task.train]} (labelled training rows; target column(s): "
+        f"{targets}), data/{name[task.test]} (the rows to predict, without labels) and "
+        f"data/{name[task.sample_submission]} (the submission format).",
+        f"- At the end it must write `submission.csv` in the current folder: the columns of "
+        f"data/{name[task.sample_submission]} ({task.id_column}, {targets}), one row per row of "
+        f"data/{name[task.test]}, with the same {task.id_column} values.",
+        f"- The framework scores submission.csv with {idea.metric.name} ({direction}) on labels the script never "
+        "sees; that score is the node's metric. A submission with the wrong shape, or the sample's placeholder "
+        "values, makes the node buggy.",
+        f"- It may also write `metrics.json` with its own validation estimate (e.g. {{\"{idea.metric.name}\": ...}}), "
+        f"computed on a split of data/{name[task.train]}; it is reported but does not drive the search.",
+        "- It may save PNG plots in the current folder; print progress to stdout.",
+        "- Fix random seeds so that a rerun gives the same result.",
+    ]
+    others = [p.rstrip("/").rsplit("/", 1)[-1] for p in task.extra_public]
+    if others:
+        lines.append(f"- Other task files under data/: {', '.join(others)}.")
     if not idea.network:
         lines.append("- There is no network access: do not download anything; use only installed packages.")
     return "\n".join(lines)

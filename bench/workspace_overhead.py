@@ -65,14 +65,15 @@ async def main() -> None:
     from workspace.local import LocalWorkspace
 
     image = args.image or DEFAULT_IMAGE
-    backends = [("local", lambda: LocalWorkspace(), 1)]
+    quota = 1 << 30  # every node of a run has a disk quota (watched while it runs)
+    backends = [("local", lambda: LocalWorkspace(disk_limit=quota), 1)]
     ok, why = engine_status()
     if ok:
         ok, why = image_status(image)
     if ok:
         # The first pooled node starts the container; the rows show the steady state.
-        backends += [("docker cold", lambda: DockerWorkspace(image, pool_size=0), 1),
-                     ("docker pooled", lambda: DockerWorkspace(image, pool_size=1), 1)]
+        backends += [("docker cold", lambda: DockerWorkspace(image, pool_size=0, disk_limit=quota), 1),
+                     ("docker pooled", lambda: DockerWorkspace(image, pool_size=1, disk_limit=quota), 1)]
     print(f"{'backend':<14} {'nodes':>5} {'wall median ms':>15} {'wall p95 ms':>12} {'proc median ms':>15} "
           f"{'peak RSS MB':>11}")
     for name, make, warmup in backends:

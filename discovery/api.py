@@ -70,18 +70,33 @@ def with_model(config: RunConfig, llm: Any) -> RunConfig:
     return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
-WORKSPACES = ("auto", "local", "docker", "ray")
+def workspace_settings(config: RunConfig, idea: Idea, nodes_dir: Path | None = None) -> Any:
+    """The workspace factory's settings for this run (a flag wins over the idea's field)."""
+    from workspace.factory import WorkspaceError, settings
+
+    def first(flag: Any, field: Any) -> Any:
+        return flag if flag is not None else field
+
+    try:
+        return settings(
+            kind=config.workspace, workers=config.workers, image=config.image or idea.image, gpus=config.gpus,
+            gpus_per_node=first(config.gpus_per_node, idea.gpus_per_node), ray_address=config.ray_address,
+            node_disk=first(config.node_disk, idea.node_disk), node_memory=first(config.node_memory, idea.node_memory),
+            node_shm=first(config.node_shm, idea.node_shm), data=idea.data, model_code=bool(config.llm),
+            nodes_dir=nodes_dir)
+    except WorkspaceError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def preflight(config: RunConfig, idea: Idea) -> None:
     """Raise a one-line error for a run that cannot work (an offline agent with nothing to search,
-    a workspace or GPU request that cannot be met) before the run is stored."""
+    a workspace, GPU or limit request that cannot be met) before the run is stored."""
+    from workspace.factory import WorkspaceError, choose
+
     if not config.llm:
         from discovery.idea import check_offline
 
         check_offline(idea)
-    if config.workspace not in WORKSPACES:
-        raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
     if config.workspace == "ray":
         from workspace.ray_workspace import RayUnavailable, check_address
 
@@ -89,73 +104,11 @@ def preflight(config: RunConfig, idea: Idea) -> None:
             check_address(config.ray_address)  # Ray installed, something answers; joining comes later
         except RayUnavailable as exc:
             raise ConfigError(str(exc)) from None
-        return
-    if config.workspace == "docker":
-        from workspace.docker import engine_status, image_status
-        from workspace.docker_spec import DEFAULT_IMAGE
 
-        ok, why = engine_status()
-        if ok:
-            ok, why = image_status(config.image or idea.image or DEFAULT_IMAGE)
-        if not ok:
-            raise ConfigError(f"--workspace docker: {why}")
-    make_gpus(config, idea)
-
-
-def make_workspace(config: RunConfig, idea: Idea) -> Any:
-    """Docker when asked, or (``auto``) when an engine and the image answer; else local."""
-    if config.workspace not in WORKSPACES:
-        raise ConfigError(f"--workspace: unknown workspace {config.workspace!r} (choose from {', '.join(WORKSPACES)})")
-    if config.workspace == "ray":
-        return make_ray_workspace(config, idea)
-    if config.workspace in ("auto", "docker"):
-        from workspace.docker import DockerWorkspace, engine_status, image_status
-        from workspace.docker_spec import DEFAULT_IMAGE
-
-        image = config.image or idea.image or DEFAULT_IMAGE
-        ok, why = engine_status()
-        if ok:
-            ok, why = image_status(image)
-        if ok:
-            return DockerWorkspace(image, pool_size=config.workers)
-        if config.workspace == "docker":
-            raise ConfigError(f"--workspace docker: {why}")
-    from workspace.local import LocalWorkspace
-
-    return LocalWorkspace()
-
-
-def make_ray_workspace(config: RunConfig, idea: Idea) -> Any:
-    """Nodes as Ray tasks; Ray, not our allocator, assigns the GPUs on whichever machine runs them."""
-    from workspace.gpus import default_share
-    from workspace.ray_workspace import RayUnavailable, RayWorkspace
-
-    workspace = RayWorkspace(config.ray_address, inner="local", num_cpus=1)
     try:
-        workspace.connect()  # fail fast, before any node is created
-    except RayUnavailable as exc:
+        choose(workspace_settings(config, idea))
+    except WorkspaceError as exc:
         raise ConfigError(str(exc)) from None
-    share = config.gpus_per_node if config.gpus_per_node is not None else idea.gpus_per_node
-    if share is None:
-        share = default_share(config.workers, int(workspace.cluster()["gpus_total"]))
-    workspace.num_gpus = share
-    return workspace
-
-
-def make_gpus(config: RunConfig, idea: Idea) -> tuple[Any, float]:
-    """The GPU allocator for this machine and the share each node takes."""
-    from workspace.gpus import GpuAllocator, GpuError, default_share, detect_gpus, parse_gpus_flag
-
-    try:
-        ids = parse_gpus_flag(config.gpus, [g.index for g in detect_gpus()]) if config.gpus != "none" else []
-        allocator = GpuAllocator(ids)
-        share = config.gpus_per_node if config.gpus_per_node is not None else idea.gpus_per_node
-        if share is None:
-            share = default_share(config.workers, len(ids))
-        allocator.check(share)
-    except GpuError as exc:
-        raise ConfigError(f"--gpus: {exc}") from None
-    return allocator, share
 
 
 def acquire_lock(store: RunStore, run_id: str) -> RunLock:
@@ -217,17 +170,23 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
                          max_debug_depth=config.max_debug_depth, c_puct=config.c_puct)
+    from workspace.factory import WorkspaceError, build
+
     try:
-        workspace = make_workspace(config, run.idea)
-        gpus, share = (None, 0.0) if workspace.name == "ray" else make_gpus(config, run.idea)
-    except ConfigError as exc:
+        built = build(workspace_settings(config, run.idea, store.root))
+        workspace = built.workspace
+        if run.idea.task is not None:  # a dataset task: the hidden split, served files, framework scoring
+            from discovery.tasks.runtime import attach_task
+
+            run, workspace = attach_task(store, run, workspace)
+    except (ConfigError, WorkspaceError) as exc:
         # Nothing ran: leave the run resumable, and say why it did not start.
         store.update_run(run.id, status="stopped", pid=None)
         store.add_event(run.id, "start_failed", str(exc))
-        raise
-    if workspace.name != run.workspace:
-        store.update_run(run.id, workspace=workspace.name)
-        run = run.model_copy(update={"workspace": workspace.name})
+        raise ConfigError(str(exc)) from None
+    gpus, share = built.gpus, built.gpu_share
+    store.update_run(run.id, workspace=workspace.name, isolation=built.isolation)
+    run = run.model_copy(update={"workspace": workspace.name, "isolation": built.isolation})
     if workspace.name == "docker":
         from workspace.docker import clean
 

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("run", help="search a tree of experiments for an idea")
-    p.add_argument("idea", help="idea file: Markdown with front matter, or AI-Scientist-v2 JSON")
+    p.add_argument("idea", help="idea file (Markdown with front matter, or AI-Scientist-v2 JSON), or a task folder "
+                                "(AIDE or MLE-bench layout, docs/tasks.md)")
     p.add_argument("--budget", type=int, default=20, help="nodes to run (default 20)")
     p.add_argument("--time", dest="time_limit", help="stop after this long, e.g. 30m, 2h")
     p.add_argument("--workers", type=int, default=2, help="nodes in flight at once (default 2)")
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", help="NAME[:maximize|minimize]: the metric to optimise; replaces the idea's "
                                     "(with a notice), and names it for idea JSON that has none")
     p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    _task_flags(p)
     _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,
                    help="at the end, re-run the top nodes with this many more seeds; the best mean wins")
@@ -78,6 +80,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idea", help="a revised idea file for the new run")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
 
+    p = sub.add_parser("bench", help="run tasks x policies x models x seeds; a table and a plot of the test scores")
+    p.add_argument("tasks", nargs="+", metavar="TASK", help="task folders (or idea files) to run")
+    p.add_argument("--policies", default="mcts", help="comma-separated policies (default mcts), e.g. mcts,greedy,bfts")
+    p.add_argument("--models", default="offline",
+                   help="comma-separated models; 'offline' is the built-in offline agent (default offline)")
+    p.add_argument("--api-base", help="an OpenAI-compatible server for the models")
+    p.add_argument("--seeds", default="3", help="how many seeds (0..N-1), or a list such as 0,5,7 (default 3)")
+    p.add_argument("--budget", type=int, default=10, help="nodes per run (default 10)")
+    p.add_argument("--workers", type=int, default=2, help="nodes in flight per run (default 2)")
+    p.add_argument("--time", dest="time_limit", help="limit on each run's search time, e.g. 5m")
+    p.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run (default auto)")
+    p.add_argument("--out", help="folder for bench.csv, bench.md and bench.png (default RUNS_DIR/bench-TIME)")
+    p.add_argument("--reports", action="store_true", help="write each run's report too (seconds per run)")
+
     sub.add_parser("list", help="list the runs in the store")
     p = sub.add_parser("tui", help="watch and steer a run, running in another process or finished")
     p.add_argument("run", nargs="?", help=RUN_HELP)
@@ -101,6 +117,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reviewers", type=int, default=3, choices=range(1, 5), metavar="N",
                    help="reviewers on the panel, 1-4 (default 3)")
     p.add_argument("--refresh", action="store_true", help="ask the model again even when nothing changed")
+    p.add_argument("--literature", nargs="?", const="", metavar="BACKENDS",
+                   help="first search the literature for the idea and cite what is found; optionally the backends "
+                        "in fallback order (default openalex,semantic_scholar,arxiv,crossref; or DISCOVER_LITERATURE)")
+    _model_flags(p)
+
+    p = sub.add_parser("ideate", help="propose research ideas for a topic, checked for novelty against the literature")
+    p.add_argument("topic", help="TOPIC.md: the topic, its constraints and the compute available")
+    p.add_argument("--ideas", type=int, help="how many ideas (default: the topic's 'ideas', else 3)")
+    p.add_argument("--out", default="ideas", help="folder for NAME.md and NAME.json (default ./ideas)")
+    p.add_argument("--papers", type=int, default=5, help="closest papers the novelty check reads per idea (default 5)")
+    p.add_argument("--literature", metavar="BACKENDS",
+                   help="backends in fallback order (default openalex,semantic_scholar,arxiv,crossref), or 'offline' "
+                        "for the cache only (or DISCOVER_LITERATURE)")
+    p.add_argument("--run", action="store_true", help="then run the best-rated idea, as `discover run` would")
+    g = p.add_argument_group("with --run")
+    g.add_argument("--budget", type=int, help="nodes to run")
+    g.add_argument("--time", dest="time_limit", help="stop the run after this long")
+    g.add_argument("--workers", type=int, help="nodes in flight at once")
+    g.add_argument("--policy", help="search policy")
+    g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"), help="where nodes run")
+    g.add_argument("--quiet", action="store_true", help="print only the final summary")
+    g.add_argument("--no-tui", action="store_true", help="the plain progress display, not the TUI")
     _model_flags(p)
     for command in sub.choices.values():
         # After the command too (`discover list --runs-dir DIR`); SUPPRESS keeps the value given before it.
@@ -110,11 +148,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _task_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("an AIDE data folder (docs/tasks.md)")
+    g.add_argument("--goal", help="what to predict, when the folder has no description.md")
+    g.add_argument("--eval", help="how predictions are scored, e.g. 'accuracy of the label column'")
+    g.add_argument("--desc", help="a Markdown description with '## Goal', '## Evaluation', '## Data description'")
+
+
 def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("where nodes run")
     g.add_argument("--workspace", choices=("auto", "local", "docker", "ray"),
-                   help="auto (default, or DISCOVER_WORKSPACE): Docker when an engine and the image answer, else "
-                        "local; ray: each node a Ray task on a cluster")
+                   help="auto (default; DISCOVER_WORKSPACE when set): Docker when an engine and the image answer, "
+                        "else local (with a model: an error, pass local to accept unsandboxed code); "
+                        "ray: each node a Ray task on a cluster")
     g.add_argument("--ray-address", help="Ray cluster address (HOST:PORT, ray://HOST:PORT or local); "
                                          "default RAY_ADDRESS")
     g.add_argument("--image", help="Docker image for the nodes (default: the idea's, else discover-test:bookworm)")
@@ -122,6 +168,12 @@ def _workspace_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus-per-node", type=float,
                    help="GPUs per node; fractions share a GPU (default: the idea's, else 1/ceil(workers/GPUs), "
                         "which spreads the workers evenly over the GPUs)")
+    g.add_argument("--node-disk", help="disk quota of each node's folder, e.g. 10g (default: the idea's, else "
+                                       "a quarter of the free space / workers, at most 20g)")
+    g.add_argument("--node-memory", help="Docker: memory of each node, e.g. 16g (default: the idea's, else "
+                                         "80%% of this machine's memory / workers)")
+    g.add_argument("--node-shm", help="Docker: /dev/shm of each node, e.g. 2g (default: the idea's, else "
+                                      "a quarter of its memory, at most 8g)")
 
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
@@ -147,6 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = {
         "run": _cmd_run, "resume": _cmd_resume, "fork": _cmd_fork, "list": _cmd_list, "show": _cmd_show,
         "report": _cmd_report, "doctor": _cmd_doctor, "clean": _cmd_clean, "tui": _cmd_tui, "stop": _cmd_stop,
+        "ideate": _cmd_ideate, "bench": _cmd_bench,
     }[args.command]
     try:
         return handler(args)
@@ -186,7 +239,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from discovery.idea import load_idea
 
     config = config_from_args(args)
-    idea = load_idea(args.idea, metric=args.metric, notice=lambda text: print(f"discover: {text}", file=sys.stderr))
+    idea = load_idea(args.idea, metric=args.metric, goal=args.goal, evaluation=args.eval, desc=args.desc,
+                     notice=lambda text: print(f"discover: {text}", file=sys.stderr))
     config = _configure_model(args, config)
     preflight(config, idea)
     store = _open_store(args)
@@ -320,6 +374,29 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import time
+
+    from discovery.bench import parse_list, parse_seeds, run_bench
+    from discovery.durations import DurationError, parse_duration
+
+    try:
+        limit = parse_duration(args.time_limit) if args.time_limit else None
+    except DurationError as exc:
+        raise UsageError(f"--time: {exc}") from None
+    if args.budget < 1 or args.workers < 1:
+        raise UsageError(f"--{'budget' if args.budget < 1 else 'workers'}: must be at least 1")
+    out = Path(args.out) if args.out else Path(args.runs_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    rows = run_bench(Path(args.runs_dir), args.tasks, parse_list(args.policies, "--policies"),
+                     parse_list(args.models, "--models"), parse_seeds(args.seeds), out=out, budget=args.budget,
+                     workers=args.workers, time_limit=limit, workspace=args.workspace, api_base=args.api_base,
+                     reports=args.reports, echo=lambda line: print(line, file=sys.stderr))
+    print((out / "bench.md").read_text(), end="")
+    print(f"bench: {len(rows)} runs; {out / 'bench.csv'}, {out / 'bench.md'}"
+          + (f", {out / 'bench.png'}" if (out / "bench.png").exists() else ""))
+    return 0 if rows else 1
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from discovery.durations import format_duration
     from runs.lock import is_locked
@@ -369,6 +446,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         config = _configure_model(args, run.config)
         llm = LLMConfig.model_validate(config.llm) if config.llm else None
+    if args.literature is not None:
+        from discovery.writeup.literature import link_related
+
+        linked, errors = link_related(args.runs_dir, run_id, _literature_config(args.literature or None))
+        print(f"discover: {linked} papers found for the idea" + (f" ({'; '.join(errors)})" if errors else ""),
+              file=sys.stderr)
     print(write_report(args.runs_dir, run_id, llm=llm, panel=not args.no_panel, reviewers=args.reviewers,
                        refresh=args.refresh, offline=args.offline))
     return 0
@@ -387,6 +470,79 @@ def _cmd_stop(args: argparse.Namespace) -> int:
     store.add_command(run_id, "stop")
     print(f"discover: asked run {run_id} to stop: its running nodes finish, then the report is written")
     return 0
+
+
+def _literature_config(backends: str | None):  # noqa: ANN202 - agents.literature.config.LiteratureConfig
+    """Literature settings from the environment and ``--literature`` (a backend order, or offline)."""
+    from agents.literature.config import LiteratureConfig, LiteratureConfigError
+
+    flags: dict[str, object] = {}
+    if backends is not None and backends.strip().lower() == "offline":
+        flags["offline"] = True
+    elif backends:
+        flags["backends"] = backends
+    try:
+        return LiteratureConfig.from_env(**flags)
+    except LiteratureConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _cmd_ideate(args: argparse.Namespace) -> int:
+    """Propose ideas for a topic, check each against the literature, write them; with --run, run the best."""
+    import asyncio
+
+    from discovery.ideate import MAX_IDEAS, load_topic, summary
+    from runs.models import RunConfig
+
+    topic = load_topic(args.topic)
+    if args.ideas is not None and not 1 <= args.ideas <= MAX_IDEAS:
+        raise UsageError(f"--ideas: expected 1 to {MAX_IDEAS}, got {args.ideas}")
+    if args.papers < 1:
+        raise UsageError(f"--papers: expected at least 1, got {args.papers}")
+    literature = _literature_config(args.literature)
+    config = _configure_model(args, RunConfig())
+    if not config.llm:
+        raise UsageError("ideate needs a model to propose and judge ideas: pass --model (or set DISCOVER_MODEL)")
+    store = _open_store(args)  # the literature cache
+    try:
+        result = asyncio.run(_ideate(args, topic, config.llm, literature, store))
+    finally:
+        store.close()
+    if result is None:
+        return 1
+    print(summary(result))
+    if not args.run:
+        return 0
+    best = result.best.path
+    print(f"discover: running the best-rated idea, {best}", file=sys.stderr)
+    argv = ["--runs-dir", str(args.runs_dir), "run", str(best)]
+    for flag, value in (("--budget", args.budget), ("--time", args.time_limit), ("--workers", args.workers),
+                        ("--policy", args.policy), ("--workspace", args.workspace), ("--model", args.model),
+                        ("--api-base", args.api_base), ("--api-key-env", args.api_key_env),
+                        ("--value-model", args.value_model), ("--review-model", args.review_model),
+                        ("--metric-model", args.metric_model), ("--writeup-model", args.writeup_model),
+                        ("--config", args.config_file), ("--max-cost", args.max_cost)):
+        if value is not None:
+            argv += [flag, str(value)]
+    argv += [f for f, on in (("--quiet", args.quiet), ("--no-tui", args.no_tui)) if on]
+    return main(argv)
+
+
+async def _ideate(args: argparse.Namespace, topic, llm: dict, literature, store):  # noqa: ANN001, ANN202
+    from agents.extract import BadJSON
+    from agents.literature.client import LiteratureClient
+    from agents.llm import LLMClient, LLMConfig, LLMError
+    from discovery.ideate import ideate
+
+    client = LLMClient(LLMConfig.model_validate(llm))
+    async with LiteratureClient(literature, store) as papers:
+        try:
+            return await ideate(topic, client, papers, Path(args.out), ideas=args.ideas,
+                                papers_per_idea=args.papers,
+                                progress=lambda line: print(f"discover: {line}", file=sys.stderr))
+        except (LLMError, BadJSON) as exc:
+            print(f"discover: ideation failed, no idea written: {exc}", file=sys.stderr)
+            return None
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:

@@ -584,6 +584,10 @@ class Engine:
                 best = await self.final_task
             except asyncio.CancelledError:
                 self.store.add_event(self.run.id, "final_selection", "interrupted: the search's best node stands")
+        if self.idea.task is not None and best is not None:
+            from discovery.final import grade_on_test
+
+            await grade_on_test(self, best)
         self.run = self.run.model_copy(update={
             "status": status, "finished_at": time.time(), "best_node_id": best, "elapsed": self.elapsed(),
         })
@@ -594,7 +598,8 @@ class Engine:
         try:
             from discovery.report import write_report
 
-            report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
+            if self.config.write_report:
+                report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
             self.progress.message(f"report failed: {type(exc).__name__}: {exc}")

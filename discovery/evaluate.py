@@ -20,6 +20,8 @@ def judge(result: ExecResult, metric: MetricSpec) -> Verdict:
     """Good only when the process exited 0 in time and wrote a finite value for the metric."""
     if result.cancelled:
         return Verdict(NodeStatus.cancelled, error="cancelled: the run was stopped while it ran")
+    if result.disk_exceeded:
+        return Verdict(NodeStatus.buggy, error="disk quota exceeded (its folder reached the --node-disk quota)")
     if result.timed_out:
         return Verdict(NodeStatus.buggy, error=f"timed out after {result.duration:.1f}s")
     if result.oom_killed:
@@ -36,6 +38,9 @@ def judge(result: ExecResult, metric: MetricSpec) -> Verdict:
         return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value!r}, not a number")
     if not math.isfinite(value):
         return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value}")
+    if result.review:
+        # The framework's own guards (a dataset task's score limits): kept, but never the best.
+        return Verdict(NodeStatus.flagged, metric=float(value), error=f"flagged for review: {result.review}")
     return Verdict(NodeStatus.good, metric=float(value))
 
 

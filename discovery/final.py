@@ -86,6 +86,27 @@ async def final_selection(engine: Engine) -> int | None:
     return best
 
 
+async def grade_on_test(engine: Engine, best: int) -> None:
+    """A dataset task: grade the chosen node's submission once on the private test answers."""
+    from discovery.tasks.grading import grade_chosen
+
+    store, run = engine.store, engine.run
+    try:
+        evaluation = await asyncio.to_thread(grade_chosen, run, store.run_dir(run.id).resolve(), best,
+                                             store.node_dir(run.id, best).resolve())
+    except Exception as exc:  # a task file gone missing must not lose the finished run
+        store.add_event(run.id, "test_score", f"node {best}: grading failed: {type(exc).__name__}: {exc}", best)
+        engine.progress.message(f"final: grading failed: {type(exc).__name__}: {exc}")
+        return
+    store.save_evaluation(evaluation)
+    if evaluation.metric is not None:
+        text = f"node {best}: test {engine.idea.metric.name} {evaluation.metric:.6g}"
+    else:
+        text = f"node {best}: " + (evaluation.error or str(evaluation.metrics.get("note", "not graded")))
+    store.add_event(run.id, "test_score", text, best)
+    engine.progress.message(f"final: {text}")
+
+
 async def _seed_run(engine: Engine, node: Node, seed: int) -> Evaluation:
     code = engine.store.get_node(engine.run.id, node.id).code or ""
     if SEED_NAME in find_params(code):

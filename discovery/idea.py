@@ -22,7 +22,8 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 _DIRECTIONS = {"maximize": "maximize", "max": "maximize", "minimize": "minimize", "min": "minimize"}
 _KNOWN_FIELDS = {
     "title", "hypothesis", "experiments", "metric", "direction", "baseline", "search_space", "data",
-    "time_limit", "gpus_per_node", "network", "image", "holdout",
+    "time_limit", "gpus_per_node", "network", "image", "holdout", "node_disk", "node_memory", "node_shm",
+    "papers",
 }
 
 
@@ -30,17 +31,26 @@ class IdeaError(ValueError):
     """The idea file is missing or malformed; the message is one line for the user."""
 
 
-def load_idea(path: str | Path, *, metric: str | None = None,
+def load_idea(path: str | Path, *, metric: str | None = None, goal: str | None = None,
+              evaluation: str | None = None, desc: str | Path | None = None,
               notice: Callable[[str], None] | None = None) -> Idea:
-    """Read and validate the idea at ``path``.
+    """Read and validate the idea at ``path``: a file, or a task folder (docs/tasks.md).
 
     ``metric`` (``--metric``: ``NAME`` or ``NAME:maximize``/``NAME:minimize``) names the metric
     when the file has none, as AI-Scientist-v2's JSON does not, and replaces the file's when it
     has one; ``notice`` then gets a one-line message saying so. A flag without a direction keeps
-    the file's direction for the same metric, else means maximize.
+    the file's direction for the same metric, else means maximize. ``goal``, ``evaluation`` and
+    ``desc`` (a description file) describe an AIDE data folder.
     """
     flag = parse_metric_flag(metric) if metric is not None else None
     path = Path(path)
+    if path.is_dir():
+        from discovery.tasks.layout import load_task
+
+        return load_task(path, metric=metric, goal=goal, evaluation=evaluation, desc=desc)
+    for option, value in (("--goal", goal), ("--eval", evaluation), ("--desc", desc)):
+        if value:
+            raise IdeaError(f"{option}: only for a task folder, and {path} is not a folder")
     if not path.is_file():
         raise IdeaError(f"{path}: no such idea file")
     try:

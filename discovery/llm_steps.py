@@ -42,7 +42,9 @@ async def evaluate_with_llm(engine: Engine, work: NodeWork) -> None:
     result, metric = work.result, engine.idea.metric
     assert result is not None
     run_id, node = engine.run.id, work.node
-    if result.exit_code == 0 and not result.timed_out and metric.name not in (result.metrics or {}):
+    # A task's metric is the framework's score of the submission: a model never reads one from the output.
+    if (result.exit_code == 0 and not result.timed_out and metric.name not in (result.metrics or {})
+            and engine.idea.task is None):
         try:
             reading = await read_metric(engine.llm, metric, result.stdout, result.stderr)
         except LLMError as exc:

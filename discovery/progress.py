@@ -117,4 +117,8 @@ def summary_table(store: Any, run_id: str, top: int = 5) -> str:
         lines.append(f"{n.id:>6} {str(n.parent_id or '-'):>6} {n.operator:<8} {n.metric:>28.6g}  {plan}")
     if not good:
         lines.append("  no node produced a valid metric")
+    if run.idea.task is not None:
+        from discovery.tasks.results import score_lines
+
+        lines += score_lines(store, run_id)
     return "\n".join(lines)

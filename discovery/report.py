@@ -216,6 +216,7 @@ def _cached_prose(out: Path, key: str, model: str) -> Any:
         return None
     g = data.get("grounding") or {}
     return Prose(abstract=data["abstract"], discussion=data["discussion"], limitations=data["limitations"],
+                 related_work=data.get("related_work", ""), method_context=data.get("method_context", ""),
                  author=model, grounding=GroundingReport(checked=g.get("checked", 0), dropped=g.get("dropped", []),
                                                          rewritten=g.get("rewritten", False)),
                  notes=data.get("notes", []), calls=int(data.get("calls", 0)), cost=float(data.get("cost", 0.0)))
@@ -225,7 +226,8 @@ def _cache_prose(out: Path, key: str, prose: Any) -> None:
     g = prose.grounding
     grounding = {"checked": g.checked, "rewritten": g.rewritten, "dropped": g.dropped} if g else {}
     data = {"digest": key, "author": prose.author, "abstract": prose.abstract, "discussion": prose.discussion,
-            "limitations": prose.limitations, "notes": prose.notes, "grounding": grounding, "calls": prose.calls,
+            "limitations": prose.limitations, "related_work": prose.related_work,
+            "method_context": prose.method_context, "notes": prose.notes, "grounding": grounding, "calls": prose.calls,
             "cost": prose.cost}
     (out / PROSE_CACHE).write_text(json.dumps(data, indent=1), encoding="utf-8")
     (out / GROUNDING_FILE).write_text(json.dumps({"author": prose.author, **grounding}, indent=1), encoding="utf-8")

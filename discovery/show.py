@@ -20,6 +20,8 @@ def show_run(store: RunStore, run_id: str) -> str:
         f"  policy {cfg.policy}, agent {run.agent}, workspace {run.workspace}, workers {cfg.workers}, "
         f"budget {cfg.budget}, seed {cfg.seed}",
     ]
+    if run.isolation:
+        lines.append(f"  isolation: {run.isolation}")
     if run.parent_run_id:
         lines.append(f"  forked from {run.parent_run_id} node {run.parent_node_id}")
     lines += ["", summary_table(store, run_id)]
@@ -29,6 +31,7 @@ def show_run(store: RunStore, run_id: str) -> str:
     review = review_summary(store.run_dir(run_id) / "report", store, run_id)
     if review:
         lines += ["", *review]
+    lines += _paper_lines(store, run_id)
     lines += ["", "tree:"]
     children: dict[int | None, list[int]] = {}
     by_id = {n.id: n for n in nodes}
@@ -93,11 +96,24 @@ def show_node(store: RunStore, run_id: str, node_id: int) -> str:
     return "\n".join(lines)
 
 
+def _paper_lines(store: RunStore, run_id: str) -> list[str]:
+    """The papers the run used: checked against its idea, or found for its write-up."""
+    papers = store.run_papers(run_id)
+    if not papers:
+        return []
+    lines = ["", f"papers ({len(papers)}):"]
+    for rp in papers:
+        why = {"idea": "idea checked against it", "related": "found for the write-up"}.get(rp.purpose, rp.purpose)
+        lines.append(f"  [{why}] {rp.paper.reference}" + (f" ({rp.note})" if rp.note else ""))
+    return lines
+
+
 def _final_lines(store: RunStore, run_id: str, nodes: dict) -> list[str]:  # noqa: ANN001 - {id: Node}
     """Seed re-runs and the held-out result, when the run made them."""
     from discovery.final import summarise
 
-    evaluations = store.evaluations(run_id)
+    # A task's test grade is in the summary table's task lines already.
+    evaluations = [e for e in store.evaluations(run_id) if e.kind != "test"]
     if not evaluations:
         return []
     lines = ["", "final selection:"]

@@ -6,6 +6,13 @@ agree within a small relative tolerance. A rounded number must keep at least two
 digits: "1" does not stand for 0.9667, and "3 minutes" does not stand for 3.4 minutes. Signs
 are ignored, so "a drop of 0.12" matches a recorded difference of -0.12.
 
+Against a ``Record`` (the run's numbers sorted by what they measure) each number is checked
+for what its words claim: "node 12" must name a node; "12 seeds" must be a recorded number
+of seeds, not any 12 the store holds; "40 seconds" a recorded duration; "`LR` = 0.3" a value
+that parameter took; and a value in a sentence that names nodes must be one of those nodes'
+values (or a statistic of the run), not another node's. A ``KnownNumbers`` bag checks only
+that the number exists somewhere.
+
 Pure functions, no I/O: the caller supplies the recorded numbers.
 """
 
@@ -14,8 +21,12 @@ from __future__ import annotations
 import bisect
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reviewers.claims import Record
 
 # A number not glued to a word or another number: skips identifiers (L2, H100, conv2d),
 # version strings (3.11.2) and ordinals (1st). A unit suffix (s, ms, min, h, x) is allowed.
@@ -25,7 +36,9 @@ _NUMBER = re.compile(
 )
 # Numbers that name a figure, table or section, or a markdown list item, are not claims.
 _REFERENCE = re.compile(r"(?:\b(?:Figure|Fig\.|Table|Section|Eq\.|Equation|Appendix)\s*)$", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[A-Z0-9(`*\"\[])")
+# A sentence ends at . ! or ? before a capital, a digit or an opening mark; not after "et al.", "e.g."...
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bcf\.)(?<!\bFig\.)"
+                           r"[\"')\]]*\s+(?=[A-Z0-9(`*\"\[])")
 _LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 EXACT = 1e-9
 REL_TOL = 1e-6  # float noise between a stored value and the same value recomputed
@@ -41,6 +54,7 @@ class Mention:
     significant: int  # significant digits shown
     percent: bool = False
     start: int = 0
+    end: int = 0
 
 
 @dataclass
@@ -49,6 +63,7 @@ class SentenceCheck:
 
     sentence: str
     unsupported: list[Mention] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why each unsupported number fails, same order
 
     @property
     def ok(self) -> bool:
@@ -82,6 +97,11 @@ class KnownNumbers:
 
     def __len__(self) -> int:
         return len(self._sorted)
+
+    @property
+    def values(self) -> list[float]:
+        """The recorded values, ascending (absolute values)."""
+        return list(self._sorted)
 
     def nearest(self, value: float) -> float | None:
         """The recorded value closest to ``value`` (None when there are none)."""
@@ -149,7 +169,7 @@ def extract_numbers(text: str, ignore: Iterable[str] = ()) -> list[Mention]:
         significant = max(1, len(digits))
         out.append(Mention(text=m.group(0).strip(), value=value, decimals=decimals, significant=significant,
                            percent=tail in ("%", "percent", "per cent") or tail.startswith("per"),
-                           start=m.start()))
+                           start=m.start(), end=m.end()))
     return out
 
 
@@ -163,24 +183,37 @@ def split_sentences(text: str) -> list[str]:
     return units
 
 
-def check_text(text: str, known: KnownNumbers, *, ignore: Iterable[str] = (),
+def check_text(text: str, known: KnownNumbers | Record, *, ignore: Iterable[str] = (),
                rel_tol: float = REL_TOL) -> GroundingReport:
     """Check every sentence of ``text``; the report lists those with unsupported numbers."""
     ignore = list(ignore)
     report = GroundingReport()
     for sentence in split_sentences(text):
-        mentions = extract_numbers(sentence, ignore)
-        report.checked += len(mentions)
-        bad = [m for m in mentions if not known.supports(m, rel_tol)]
+        checked, bad, reasons = _check_sentence(sentence, known, ignore, rel_tol)
+        report.checked += checked
         if bad:
-            report.failures.append(SentenceCheck(sentence=sentence, unsupported=bad))
+            report.failures.append(SentenceCheck(sentence=sentence, unsupported=bad, reasons=reasons))
     return report
 
 
-def drop_unsupported(text: str, known: KnownNumbers, *, ignore: Iterable[str] = ()) -> tuple[str, GroundingReport]:
+def drop_unsupported(text: str, known: KnownNumbers | Record, *,
+                     ignore: Iterable[str] = ()) -> tuple[str, GroundingReport]:
     """``text`` without the sentences whose numbers the store cannot back; paragraphs kept."""
     ignore = list(ignore)
     report = GroundingReport()
+
+    def failing(sentence: str) -> bool:
+        checked, bad, _ = _check_sentence(sentence, known, ignore, REL_TOL)
+        report.checked += checked
+        return bool(bad)
+
+    kept, report.dropped = drop_sentences(text, failing)
+    return kept, report
+
+
+def drop_sentences(text: str, failing: Callable[[str], bool]) -> tuple[str, list[str]]:
+    """``text`` without the sentences ``failing`` rejects (paragraphs and list items kept); and those dropped."""
+    dropped: list[str] = []
     paragraphs = []
     for para in re.split(r"\n\s*\n", text.strip()):
         kept_lines = []
@@ -192,23 +225,35 @@ def drop_unsupported(text: str, known: KnownNumbers, *, ignore: Iterable[str] = 
             body = line[len(prefix):] if prefix else line.strip()
             kept = []
             for sentence in (s for s in _SENTENCE_END.split(body.strip()) if s.strip()):
-                mentions = extract_numbers(sentence, ignore)
-                report.checked += len(mentions)
-                if all(known.supports(m) for m in mentions):
-                    kept.append(sentence)
+                if failing(sentence):
+                    dropped.append(sentence)
                 else:
-                    report.dropped.append(sentence)
+                    kept.append(sentence)
             if kept:
                 kept_lines.append(prefix + " ".join(kept))
         if kept_lines:
             paragraphs.append("\n".join(kept_lines))
-    return "\n\n".join(paragraphs), report
+    return "\n\n".join(paragraphs), dropped
+
+
+def _check_sentence(sentence: str, known: KnownNumbers | Record, ignore: list[str],
+                    rel_tol: float) -> tuple[int, list[Mention], list[str]]:
+    """(numbers checked, the unsupported ones, why each fails)."""
+    if not isinstance(known, KnownNumbers):  # a reviewers.claims.Record: checked claim by claim
+        return known.check_sentence(sentence, ignore, rel_tol)
+    mentions = extract_numbers(sentence, ignore)
+    bad = [m for m in mentions if not known.supports(m, rel_tol)]
+    return len(mentions), bad, ["not recorded"] * len(bad)
 
 
 def describe_failures(report: GroundingReport, limit: int = 12) -> str:
     """The failing sentences and their numbers, as lines to show a model or a person."""
     lines = []
     for f in report.failures[:limit]:
+        if f.reasons and any(r != "not recorded" for r in f.reasons):
+            why = "; ".join(f"{m.text}: {r}" for m, r in zip(f.unsupported, f.reasons))
+            lines.append(f"- \"{f.sentence}\" ({why})")
+            continue
         nums = ", ".join(m.text for m in f.unsupported)
         lines.append(f"- \"{f.sentence}\" (not recorded: {nums})")
     if len(report.failures) > limit:

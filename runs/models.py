@@ -6,7 +6,6 @@ These are the boundary types every other package speaks. They import nothing of 
 from __future__ import annotations
 
 import math
-import os
 from enum import Enum
 from typing import Any, Literal
 
@@ -119,6 +118,34 @@ def _param_spec(name: str, spec: Any) -> Any:
         raise ValueError(f"{name}: {exc}") from None
 
 
+class TaskSpec(BaseModel):
+    """A dataset task (an AIDE data folder or an MLE-bench competition folder) behind an idea.
+
+    Nodes never see these paths: they get the files the framework serves (``Idea.data``),
+    write ``submission.csv``, and the framework scores it on a validation split it holds back.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    layout: Literal["aide", "mlebench"]
+    root: str  # the task folder
+    train: str  # labelled training CSV
+    test: str  # test CSV, without labels
+    sample_submission: str
+    extra_public: list[str] = Field(default_factory=list)  # other public files, served as they are
+    id_column: str
+    targets: list[str] = Field(min_length=1)  # the columns a submission predicts
+    metric: str  # a standard metric (discovery.tasks.metrics) or "grade.py"
+    grader: str | None = None  # private/grade.py: grade(submission_csv, answers_csv) -> float
+    answers: str | None = None  # the private test answers; None (AIDE): no test score
+    leaderboard: str | None = None
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    score_limit: float | None = None  # the best score the task allows; better ones are flagged
+    split_seed: int | None = None  # fixed when the run first starts, so the split never changes
+    split_hash: str | None = None  # fingerprint of the hidden split, checked on every resume
+    isolation: str | None = None  # how nodes were kept from the answers in the last session
+
+
 class Idea(BaseModel):
     """A research idea: the prose the agents read plus the fields the framework needs."""
 
@@ -138,7 +165,13 @@ class Idea(BaseModel):
     network: bool = False
     image: str | None = None
     holdout: str | None = None  # held-out evaluation code the agents never see
+    # Limits of each node ('10g', '512m'); None: sized from the machine (workspace/limits.py).
+    node_disk: str | int | None = None  # the node folder's disk quota, every workspace
+    node_memory: str | int | None = None  # Docker: memory without swap
+    node_shm: str | int | None = None  # Docker: /dev/shm
+    papers: list[str] = Field(default_factory=list)  # ids of stored papers it was checked against (discover ideate)
     source: str = ""  # the file it came from
+    task: TaskSpec | None = None  # a dataset task: nodes write submission.csv, the framework scores it
 
     @field_validator("search_space", mode="before")
     @classmethod
@@ -165,12 +198,15 @@ class RunConfig(BaseModel):
     model: str | None = None
     api_base: str | None = None
     llm: dict[str, Any] | None = None  # agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/)
-    # auto: Docker when an engine and the image answer, else local. DISCOVER_WORKSPACE sets the default.
-    workspace: str = Field(default_factory=lambda: os.environ.get("DISCOVER_WORKSPACE", "auto"))
+    # auto | local | docker | ray, checked by workspace/factory.py (which also reads DISCOVER_WORKSPACE).
+    workspace: str = "auto"
     image: str | None = None  # Docker image (overrides the idea's)
     gpus: str = "all"  # all | none | 0,1
     ray_address: str | None = None  # --workspace ray: HOST:PORT, ray://HOST:PORT or local; None: RAY_ADDRESS
     gpus_per_node: float | None = Field(default=None, ge=0)  # overrides the idea's
+    node_disk: str | int | None = None  # override the idea's node limits (see Idea)
+    node_memory: str | int | None = None
+    node_shm: str | int | None = None
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
@@ -180,6 +216,7 @@ class RunConfig(BaseModel):
     value_agent: bool = False
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
+    write_report: bool = True  # False (discover bench): no report at the end; `discover report` writes it later
 
 
 class Node(BaseModel):
@@ -222,11 +259,12 @@ class Node(BaseModel):
 
 
 class Evaluation(BaseModel):
-    """An extra execution of a finished node: a re-run with another seed, or the held-out script."""
+    """An extra execution of a finished node: a re-run with another seed, or the held-out script;
+    or (kind ``test``) the chosen node's submission graded on a task's private answers."""
 
     run_id: str
     node_id: int
-    kind: Literal["seed", "holdout"]
+    kind: Literal["seed", "holdout", "test"]
     seed: int = 0
     status: NodeStatus
     metric: float | None = None
@@ -253,6 +291,7 @@ class Run(BaseModel):
     parent_node_id: int | None = None
     agent: str = "offline"
     workspace: str = "local"  # the backend the run's nodes ran in (config says auto until one is picked)
+    isolation: str | None = None  # one line: what that workspace kept a node from (its limits included)
     pid: int | None = None
     heartbeat: float | None = None
     elapsed: float = 0.0  # seconds spent searching, over all sessions of the run
@@ -288,3 +327,55 @@ class Command(BaseModel):
     node_id: int | None = None
     created_at: float
     done_at: float | None = None
+
+
+class Paper(BaseModel):
+    """A paper's metadata as a literature search found it (agents.literature), kept in the run store.
+
+    ``id`` is the same for a paper whichever backend found it when it has an arXiv id
+    (``arxiv:1706.03762``) or a DOI (``doi:10.1/x``); otherwise it names the backend (``openalex:W123``).
+    """
+
+    id: str = Field(min_length=3)
+    source: str  # the backend that found it: openalex, semantic_scholar, arxiv, crossref
+    source_id: str = ""  # its id in that backend
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list)
+    year: int | None = None
+    venue: str | None = None
+    abstract: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    url: str | None = None
+    citations: int | None = None  # times cited, as the backend counts them
+    fetched_at: float = 0.0
+
+    @property
+    def surnames(self) -> list[str]:
+        """The authors' family names (from ``Given Family`` or ``Family, Given``)."""
+        names = [a.split(",")[0].strip() if "," in a else (a.split() or [""])[-1] for a in self.authors]
+        return [n for n in names if n]
+
+    @property
+    def reference(self) -> str:
+        """The paper as a reference list shows it: ``Foret, Kleiner et al. (2020). Title. Venue. arXiv:...``."""
+        names = self.surnames
+        who = (", ".join(names[:2]) + (" et al." if len(names) > 2 else "")) if names else "Anonymous"
+        parts = [f"{who} ({self.year or 'n.d.'}). {self.title.rstrip('.')}."]
+        if self.venue:
+            parts.append(f"{self.venue.rstrip('.')}.")
+        if self.arxiv_id and (not self.doi or self.doi.startswith("10.48550/")):  # arXiv's own DOI: say arXiv
+            parts.append(f"arXiv:{self.arxiv_id}")
+        elif self.doi:
+            parts.append(f"doi:{self.doi}")
+        return " ".join(parts)
+
+
+class RunPaper(BaseModel):
+    """A stored paper a run used: found for its idea, or cited by its report."""
+
+    run_id: str
+    paper: Paper
+    purpose: str = "related"  # idea: the idea was checked against it; related: found for the write-up; cited
+    note: str = ""  # why it is there (the query, or what the novelty check said about it)
+    created_at: float = 0.0

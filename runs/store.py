@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Run, RunConfig
+from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Paper, Run, RunConfig, RunPaper
 
 DB_NAME = "discover.db"
 
@@ -39,6 +39,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "last_node_id": int,
             # A fork continues from this node (expanded first), within its subtree when focus_within.
             "focus_node_id": int, "focus_within": int,
+            "isolation": str,
         },
         "pk": "id",
         "not_null": {"idea", "config", "status", "created_at"},
@@ -109,6 +110,27 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "columns": {"id": int, "run_id": str, "kind": str, "node_id": int, "created_at": float, "done_at": float},
         "pk": "id",
         "indexes": [["run_id", "done_at"]],
+    },
+    # The literature cache (agents.literature): papers by id, and which papers a query returned.
+    "papers": {
+        "columns": {
+            "id": str, "source": str, "source_id": str, "title": str, "authors": str, "year": int, "venue": str,
+            "abstract": str, "doi": str, "arxiv_id": str, "url": str, "citations": int, "fetched_at": float,
+        },
+        "pk": "id",
+    },
+    "literature_queries": {
+        "columns": {"backend": str, "query": str, "lim": int, "paper_ids": str, "fetched_at": float},
+        "pk": ("backend", "query", "lim"),
+    },
+    "run_papers": {
+        "columns": {"run_id": str, "paper_id": str, "purpose": str, "note": str, "created_at": float},
+        "pk": ("run_id", "paper_id", "purpose"),
+    },
+    # What discover ideate's novelty check said of each paper, by the title of the idea it checked.
+    "idea_papers": {
+        "columns": {"idea_title": str, "paper_id": str, "note": str, "created_at": float},
+        "pk": ("idea_title", "paper_id"),
     },
 }
 
@@ -398,6 +420,105 @@ class RunStore:
             return []
         return list(self.db["writeup_reviews"].rows_where("run_id = ?", [run_id], order_by="id"))
 
+    # -- the literature cache ----------------------------------------------------------------
+
+    def save_papers(self, papers: Iterable[Paper]) -> None:
+        """Insert or update papers; a known abstract, venue or id is kept when a newer copy lacks it."""
+        papers = list(papers)
+        if not papers:
+            return
+        old = {p.id: p for p in self.papers([p.id for p in papers])}
+        rows = []
+        for paper in papers:
+            known = old.get(paper.id)
+            if known is not None:
+                paper = paper.model_copy(update={k: getattr(known, k) for k in
+                                                 ("abstract", "venue", "doi", "arxiv_id", "year", "url", "citations")
+                                                 if getattr(paper, k) in (None, "") and getattr(known, k)})
+            row = paper.model_dump()
+            row["authors"] = json.dumps(row["authors"])
+            rows.append(row)
+        with self.db.conn:
+            self.db["papers"].upsert_all(rows, pk="id")
+
+    def paper(self, paper_id: str) -> Paper | None:
+        """A stored paper, or None."""
+        found = self.papers([paper_id])
+        return found[0] if found else None
+
+    def papers(self, paper_ids: Iterable[str]) -> list[Paper]:
+        """The stored papers among ``paper_ids``, in that order (unknown ids left out)."""
+        ids = list(dict.fromkeys(paper_ids))
+        if not ids or "papers" not in self.db.table_names():
+            return []
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            rows = self.db.execute(f"select * from papers where id in ({', '.join('?' * len(chunk))})", chunk)
+            names = [d[0] for d in rows.description]
+            for r in rows:
+                paper = _paper_from_row(dict(zip(names, r)))
+                found[paper.id] = paper
+        return [found[i] for i in ids if i in found]
+
+    def cached_query(self, backend: str, query: str, limit: int, max_age: float | None = None) -> list[Paper] | None:
+        """The papers ``backend`` returned for ``query`` (None when never asked, or older than ``max_age`` s)."""
+        if "literature_queries" not in self.db.table_names():
+            return None
+        row = self.db.execute("select paper_ids, fetched_at from literature_queries where backend = ? and query = ? "
+                              "and lim = ?", [backend, query, limit]).fetchone()
+        if row is None or (max_age is not None and time.time() - (row[1] or 0) > max_age):
+            return None
+        return self.papers(json.loads(row[0]))
+
+    def save_query(self, backend: str, query: str, limit: int, paper_ids: list[str]) -> None:
+        """Remember which papers ``backend`` returned for ``query`` (the papers themselves: save_papers)."""
+        with self.db.conn:
+            self.db["literature_queries"].upsert({"backend": backend, "query": query, "lim": limit,
+                                                  "paper_ids": json.dumps(paper_ids), "fetched_at": time.time()},
+                                                 pk=("backend", "query", "lim"))
+
+    def link_papers(self, run_id: str, paper_ids: Iterable[str], purpose: str, notes: dict[str, str] | None = None,
+                    ) -> None:
+        """Record that a run used these stored papers (``purpose``: idea, related or cited)."""
+        now = time.time()
+        rows = [{"run_id": run_id, "paper_id": pid, "purpose": purpose, "note": (notes or {}).get(pid, ""),
+                 "created_at": now} for pid in dict.fromkeys(paper_ids)]
+        if rows:
+            with self.db.conn:
+                self.db["run_papers"].upsert_all(rows, pk=("run_id", "paper_id", "purpose"))
+
+    def note_idea_papers(self, idea_title: str, notes: dict[str, str]) -> None:
+        """Keep what a novelty check said of each paper it compared the idea titled ``idea_title`` with."""
+        now = time.time()
+        rows = [{"idea_title": idea_title, "paper_id": pid, "note": note, "created_at": now}
+                for pid, note in notes.items()]
+        if rows:
+            with self.db.conn:
+                self.db["idea_papers"].upsert_all(rows, pk=("idea_title", "paper_id"))
+
+    def run_papers(self, run_id: str) -> list[RunPaper]:
+        """The papers a run used: those its idea names (``Idea.papers``, with what the novelty check said of
+        them), then those linked to it, each once per purpose, in that order."""
+        run = self.get_run(run_id)
+        notes: dict[str, str] = {}
+        if run.idea.papers and "idea_papers" in self.db.table_names():
+            notes = {r["paper_id"]: r["note"] or "" for r in self.db["idea_papers"].rows_where(
+                "idea_title = ?", [run.idea.title])}
+        out = [RunPaper(run_id=run_id, paper=p, purpose="idea", note=notes.get(p.id, ""), created_at=run.created_at)
+               for p in self.papers(run.idea.papers)]
+        if "run_papers" not in self.db.table_names():
+            return out
+        seen = {("idea", p.paper.id) for p in out}
+        rows = list(self.db["run_papers"].rows_where("run_id = ?", [run_id], order_by="rowid"))
+        papers = {p.id: p for p in self.papers(r["paper_id"] for r in rows)}
+        for r in rows:
+            if r["paper_id"] in papers and (r["purpose"], r["paper_id"]) not in seen:
+                seen.add((r["purpose"], r["paper_id"]))
+                out.append(RunPaper(run_id=run_id, paper=papers[r["paper_id"]], purpose=r["purpose"],
+                                    note=r["note"] or "", created_at=r["created_at"] or 0.0))
+        return out
+
     # -- events and commands --------------------------------------------------------------
 
     def add_event(self, run_id: str, kind: str, message: str = "", node_id: int | None = None) -> None:
@@ -415,6 +536,13 @@ class RunStore:
             d = dict(zip(names, r))
             out.append((d.pop("id"), Event.model_validate(d)))
         return out
+
+    def pauses(self, run_id: str) -> list[tuple[float, float]]:
+        """Wall-clock gaps between a run's sessions: (its last event before a resume, the resume)."""
+        rows = self.db.execute(
+            "select (select max(p.ts) from events p where p.run_id = e.run_id and p.id < e.id), e.ts "
+            "from events e where e.run_id = ? and e.kind = 'run_resumed' order by e.id", [run_id])
+        return [(a, b) for a, b in rows if a is not None]
 
     def add_command(self, run_id: str, kind: str, node_id: int | None = None) -> int:
         cmd = Command(run_id=run_id, kind=kind, node_id=node_id, created_at=time.time())
@@ -501,3 +629,9 @@ def _node_from_row(row: dict[str, Any]) -> Node:
     data["timed_out"] = bool(data.get("timed_out", 0))
     data["pruned"] = bool(data.get("pruned", 0))
     return Node.model_validate(data)
+
+
+def _paper_from_row(row: dict[str, Any]) -> Paper:
+    data = {k: v for k, v in row.items() if v is not None}
+    data["authors"] = json.loads(data.get("authors") or "[]")
+    return Paper.model_validate(data)

@@ -13,4 +13,6 @@ if [ -f scripts/docker-engine.sh ]; then
   bash scripts/docker-engine.sh || echo "test.sh: no Docker engine could be started; Docker tests will skip"
 fi
 export LITELLM_LOCAL_MODEL_COST_MAP=True
+# The shipped dataset tasks, built from scikit-learn's bundled data (the docs' examples run them).
+python examples/tasks/build.py --if-missing >/dev/null
 exec python -m pytest "$@"

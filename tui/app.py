@@ -23,6 +23,7 @@ from tui.data import RunWatcher
 from tui.details import load_details
 from tui.screens.choice import confirm, quit_live_run
 from tui.screens.help import HelpScreen
+from tui.screens.papers import PapersScreen
 from tui.screens.report import ReportScreen
 from tui.widgets.best_chart import BestChart
 from tui.widgets.event_log import EventLog
@@ -51,6 +52,7 @@ class DiscoverApp(App[str | None]):
         Binding("e", "expand", "Expand next"),
         Binding("f", "fork", "Fork"),
         Binding("w", "report", "Write-up"),
+        Binding("l", "papers", "Papers", show=False),
         Binding("b", "best", "Best", show=False),
         Binding("1", "tab('overview')", "Overview", show=False),
         Binding("2", "tab('code')", "Code", show=False),
@@ -69,6 +71,7 @@ class DiscoverApp(App[str | None]):
         ("e", "expand the selected node next"),
         ("f", "fork a new run from the selected node (start it with discover resume)"),
         ("w", "open the write-up, once the run has one"),
+        ("l", "the papers the run used (its idea's novelty check, the write-up's literature)"),
         ("b", "jump to the best node"),
         ("1 2 3 4", "node pane: overview, code, output, diff against the parent"),
         ("?", "this help"),
@@ -226,6 +229,14 @@ class DiscoverApp(App[str | None]):
             self.notify("No write-up yet: it is written when the run ends.", severity="warning")
             return
         self.push_screen(ReportScreen(path))
+
+    def action_papers(self) -> None:
+        papers = self.store.run_papers(self.run_id)
+        if not papers:
+            self.notify("No papers: the idea did not come from `discover ideate`, and no literature search was "
+                        "linked to this run (`discover report RUN --literature`).", severity="warning")
+            return
+        self.push_screen(PapersScreen(papers))
 
     def action_tab(self, pane_id: str) -> None:
         self.query_one(NodePane).open_tab(pane_id)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
+
+from workspace.data import link_data
 
 SCRIPT_NAME = "experiment.py"
 METRICS_FILE = "metrics.json"
@@ -28,14 +31,18 @@ class ExecRequest(BaseModel):
     code: str
     time_limit: float = Field(gt=0)
     output_cap: int = 1_000_000  # bytes kept of each stream
-    data: list[str] = Field(default_factory=list)  # host paths, exposed read-only under data/
+    data: list[str] = Field(default_factory=list)  # host paths, under data/ by workspace/data.py's rule
     gpus: list[str] = Field(default_factory=list)  # device ids this node may use
     threads: int = 1  # CPU threads the node should use (OMP/MKL/OpenBLAS)
     seed: int = 0
     network: bool = False
     image: str | None = None
     memory_limit: str | None = None
+    disk_limit: int | None = Field(default=None, gt=0)  # bytes the node folder may hold; None: the workspace's
     extra_env: dict[str, str] = Field(default_factory=dict)  # never secrets: set by the framework only
+    # Only the node folder, the data paths and the system's files may be opened (Landlock, in the
+    # local workspace; a container sees nothing else anyway). Set for dataset tasks.
+    confine: bool = False
 
 
 class ExecResult(BaseModel):
@@ -45,6 +52,7 @@ class ExecResult(BaseModel):
     timed_out: bool = False
     oom_killed: bool = False
     cancelled: bool = False
+    disk_exceeded: bool = False  # killed when its folder reached the disk quota
     duration: float  # seconds the node's own process ran
     stdout: str = ""
     stderr: str = ""
@@ -54,6 +62,7 @@ class ExecResult(BaseModel):
     metrics_error: str | None = None
     artifacts: list[str] = Field(default_factory=list)
     overhead: float = 0.0  # seconds the backend spent around the process
+    review: str | None = None  # why the framework's own checks want a person to look at this result
 
 
 class Workspace(Protocol):
@@ -130,21 +139,16 @@ def list_artifacts(workdir: Path) -> list[str]:
     return out
 
 
-def prepare_workdir(request: ExecRequest) -> None:
-    """Create the node folder, write the script and link the data read-only by path."""
+def prepare_workdir(request: ExecRequest, visible: Callable[[int, str], str] | None = None) -> None:
+    """Create the node folder, write the script and link the data (workspace/data.py's rule);
+    ``visible(index, path)`` says where the node sees a data path (default: where it is)."""
     request.workdir.mkdir(parents=True, exist_ok=True)
     (request.workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
     stale = request.workdir / METRICS_FILE
     if stale.exists():
         stale.unlink()
     (request.workdir / "tmp").mkdir(exist_ok=True)
-    if request.data:
-        data_dir = request.workdir / "data"
-        data_dir.mkdir(exist_ok=True)
-        for source in request.data:
-            link = data_dir / Path(source).name
-            if not link.exists() and not link.is_symlink():
-                link.symlink_to(source)
+    link_data(request.workdir, request.data, visible)
 
 
 def write_outputs(workdir: Path, stdout: str, stderr: str) -> None:

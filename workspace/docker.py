@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,12 +46,15 @@ from workspace.docker_spec import (
     NODE_DIR,
     ContainerSpec,
     container_kwargs,
+    data_target,
     default_user,
     exec_environment,
     node_command,
     parse_size,
     spec_for,
 )
+from workspace.limits import size_text
+from workspace.quota import DISK_NOTE, folder_usage, trim_to, watch
 
 LABEL_WORKSPACE = "discover.workspace"  # one DockerWorkspace instance, so kill_all finds its own
 SLOTS_DIR = ".docker-slots"  # next to the node folders (or in ``scratch``), so moving outputs back is a rename
@@ -154,6 +157,15 @@ class _Slot:
 
 
 @dataclass
+class _Tidied:
+    """What putting a slot back found."""
+
+    keep: bool = False  # the container may serve another node
+    over_quota: bool = False  # the node folder (its tmp/ included) reached the disk quota
+    errors: list[str] = field(default_factory=list)  # 'NAME (why)' of outputs that could not be moved home
+
+
+@dataclass
 class _Exec:
     """What the thread that streams one exec's output saw."""
 
@@ -176,7 +188,8 @@ class DockerWorkspace:
     def __init__(self, image: str = DEFAULT_IMAGE, *, pool_size: int = 4, cpus: float | None = None,
                  memory: str | None = "4g", pids_limit: int = 1024, shm_size: str = "256m",
                  user: str | None = None, read_only: bool = True, python: str = "python3",
-                 scratch: Path | None = None, base_url: str | None = None, client: Any = None) -> None:
+                 scratch: Path | None = None, base_url: str | None = None, client: Any = None,
+                 disk_limit: int | None = None) -> None:
         if pool_size < 0:
             raise ValueError(f"pool_size: {pool_size} must be 0 (a cold container per node) or more")
         if pids_limit < 16:
@@ -194,6 +207,7 @@ class DockerWorkspace:
         self.read_only = read_only
         self.python = python
         self.scratch = scratch
+        self.disk_limit = disk_limit  # bytes per node folder; None: no quota (ExecRequest.disk_limit wins)
         self.id = uuid.uuid4().hex[:12]
         self._client = client
         self._base_url = base_url
@@ -211,22 +225,39 @@ class DockerWorkspace:
             self._client = connect(self._base_url)
         return self._client
 
+    def isolation(self) -> str:
+        """One line: what a node's container keeps it from."""
+        memory = f"{self.memory} memory" if self.memory else "no memory limit"
+        disk = f"{size_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota"
+        return (f"container from {self.image}: no network unless the idea asks, {memory} (no swap), "
+                f"{self.shm_size} /dev/shm, {disk}, {self.pids_limit} processes, read-only root, "
+                f"user {self.user}, no capabilities; only the node folder and the data are mounted")
+
     async def execute(self, request: ExecRequest) -> ExecResult:
-        """Run the node in a container; on timeout or cancellation kill that container."""
+        """Run the node in a container; on timeout, cancellation or a full disk kill that container."""
         t0 = time.perf_counter()
-        prepare_workdir(request)
+        prepare_workdir(request, data_target)
         spec = spec_for(request, image=self.image, cpus=self.cpus, memory=self.memory,
-                        pids_limit=self.pids_limit, shm_size=self.shm_size, read_only=self.read_only)
+                        pids_limit=self.pids_limit, shm_size=self.shm_size, read_only=self.read_only,
+                        disk=self.disk_limit)
         slot = await self._checkout(spec, request)
         keep = False
+        tidy = _Tidied()
         try:
             result = await self._execute_in(slot, request)
             # Only a container whose node ended on its own, with its output intact, is reused.
             keep = slot.pooled and result.exit_code is not None and not (
-                result.timed_out or result.cancelled or result.oom_killed)
+                result.timed_out or result.cancelled or result.oom_killed or result.disk_exceeded)
         finally:
             # Shielded: a cancellation must not leave a container running or outputs in the slot.
-            await asyncio.shield(self._checkin(slot, request, keep))
+            tidy = await asyncio.shield(self._checkin(slot, request, keep))
+        for error in tidy.errors:
+            result.stderr += f"\n[discover: could not move {error} out of the container's folder]\n"
+        if spec.disk and (tidy.over_quota or result.disk_exceeded):
+            if not result.disk_exceeded:
+                result.stderr += f"\n[discover: {DISK_NOTE} (the node folder reached its {size_text(spec.disk)} limit)]\n"
+            result.disk_exceeded = True
+            await self._run(trim_to, request.workdir, spec.disk)
         write_outputs(request.workdir, result.stdout, result.stderr)
         result.metrics, result.metrics_error = read_metrics(request.workdir)
         result.artifacts = list_artifacts(request.workdir)
@@ -271,12 +302,25 @@ class DockerWorkspace:
         seen = _Exec()
         pump = asyncio.ensure_future(self._run(self._stream, exec_id, out, err, seen))
         timed_out = cancelled = False
+        full = asyncio.Event()
+
+        async def on_full() -> None:
+            full.set()
+            await self._run(self._kill, slot)
+
+        watcher = asyncio.ensure_future(watch(slot.node_dir, slot.spec.disk, on_full)) if slot.spec.disk else None
         try:
             await asyncio.wait_for(asyncio.shield(pump), timeout=request.time_limit)
         except TimeoutError:
             timed_out = True
         except asyncio.CancelledError:
             cancelled = True
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        if full.is_set():
+            timed_out = False  # killed for its disk use, not its time
+            await asyncio.shield(pump)
         if timed_out or cancelled:
             await asyncio.shield(self._run(self._kill, slot))
             try:
@@ -286,7 +330,7 @@ class DockerWorkspace:
             seen.ended = seen.ended or time.perf_counter()
         oom = False
         exit_code: int | None = None
-        if timed_out or cancelled:
+        if timed_out or cancelled or full.is_set():
             exit_code = -9
         elif seen.error is None:
             info = await self._run(api.exec_inspect, exec_id)
@@ -296,8 +340,10 @@ class DockerWorkspace:
             if exit_code is not None and 128 < exit_code < 160:
                 exit_code = 128 - exit_code  # killed by a signal: report it as -N, like a local process
         stderr = err.text()
-        if seen.error:
+        if seen.error and not full.is_set():
             stderr += f"\n[discover: lost the container's output: {seen.error}]\n"
+        if full.is_set():
+            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(slot.spec.disk or 0)} limit)]\n"
         if timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         if oom:
@@ -308,6 +354,7 @@ class DockerWorkspace:
             timed_out=timed_out,
             oom_killed=oom,
             cancelled=cancelled,
+            disk_exceeded=full.is_set(),
             duration=max(0.0, (seen.ended or seen.started) - seen.started) if seen.started else 0.0,
             stdout=out.text(),
             stderr=stderr,
@@ -427,10 +474,11 @@ class DockerWorkspace:
         return _Slot(container=container, spec=spec, node_dir=node_dir, pooled=pooled,
                      tmp_inode=tmp.stat().st_ino)
 
-    async def _checkin(self, slot: _Slot, request: ExecRequest, keep: bool) -> None:
+    async def _checkin(self, slot: _Slot, request: ExecRequest, keep: bool) -> _Tidied:
         """Move the node's outputs home, then reset the slot for reuse or remove it."""
         self._busy.pop(slot.container.id, None)
-        keep = await self._run(self._tidy, slot, request, keep)
+        tidied = await self._run(self._tidy, slot, request, keep)
+        keep = tidied.keep
         evict = None
         if keep:
             if len(self._idle) >= self.pool_size:
@@ -441,17 +489,23 @@ class DockerWorkspace:
             evict = slot
         if evict is not None:
             await self._run(self._discard, evict)
+        return tidied
 
-    def _tidy(self, slot: _Slot, request: ExecRequest, keep: bool) -> bool:
-        """Blocking: outputs home, slot emptied; whether the container may serve another node."""
-        try:
-            if slot.pooled:
-                _stage_out(slot.node_dir, request.workdir)
-                keep = keep and _reset(slot)
-        except OSError:
-            keep = False
+    def _tidy(self, slot: _Slot, request: ExecRequest, keep: bool) -> _Tidied:
+        """Blocking: outputs home, slot emptied; whether the container may serve another node.
+        An output that cannot be moved is named in ``errors`` (and the container is not reused);
+        the others are moved all the same."""
+        tidied = _Tidied(keep=keep)
+        # Measured before the slot's tmp/ (the node's /tmp, which is not kept) is emptied.
+        tidied.over_quota = bool(slot.spec.disk) and folder_usage(slot.node_dir) >= (slot.spec.disk or 0)
+        if slot.pooled:
+            tidied.errors = _stage_out(slot.node_dir, request.workdir)
+            try:
+                tidied.keep = keep and not tidied.errors and not tidied.over_quota and _reset(slot)
+            except OSError:
+                tidied.keep = False
         _finish_outputs(request)
-        return keep
+        return tidied
 
     def _kill(self, slot: _Slot) -> None:
         try:
@@ -520,18 +574,34 @@ def _link_or_copy(source: str | Path, target: str | Path) -> None:
         shutil.copy2(source, target)
 
 
-def _stage_out(slot_dir: Path, workdir: Path) -> None:
-    """Move what the node left in the slot into its own folder. Symlinks stay behind: a node
-    must not plant a link that the framework later follows to a host file."""
-    for entry in slot_dir.iterdir():
+def _stage_out(slot_dir: Path, workdir: Path) -> list[str]:
+    """Move what the node left in the slot into its own folder; 'NAME (why)' of each entry that
+    could not be moved. metrics.json goes first, and one failure does not stop the others.
+    Symlinks stay behind: a node must not plant a link that the framework later follows to a
+    host file."""
+    errors: list[str] = []
+    entries = sorted(slot_dir.iterdir(), key=lambda e: (e.name != METRICS_FILE, e.name))
+    for entry in entries:
         if entry.name in ("tmp", "data") or entry.is_symlink():
             continue
         target = workdir / entry.name
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
-        os.replace(entry, target)
+        try:
+            if target.is_symlink() or target.exists():
+                _remove(target)
+            try:
+                os.replace(entry, target)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # The slots live on another filesystem (``scratch``): copy, links as links.
+                if entry.is_dir():
+                    shutil.copytree(entry, target, symlinks=True)
+                else:
+                    shutil.copy2(entry, target, follow_symlinks=False)
+                _remove(entry)
+        except OSError as exc:
+            errors.append(f"{entry.name} ({exc.strerror or exc})")
+    return errors
 
 
 def _reset(slot: _Slot) -> bool:

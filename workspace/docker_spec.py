@@ -7,16 +7,20 @@ GPU device requests can be read and tested without a Docker engine or a GPU.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from workspace.base import SCRIPT_NAME, ExecRequest
+from workspace.limits import parse_size
 
 DEFAULT_IMAGE = "discover-test:bookworm"
 NODE_DIR = "/node"  # the node folder inside the container
+# Each data path i is mounted read-only under /discover-data/i: outside /node and /tmp, whose host
+# folders are emptied between the nodes of a pooled container (a mount point inside them would
+# be removed with them, and the data with it), and outside the image's own folders.
+DATA_MOUNT = "/discover-data"
 CACHE_DIR = "/cache"  # tmpfs for library caches (matplotlib fonts...), kept while a container lives
 LABEL_RUN = "discover.run"
 LABEL_NODE = "discover.node"
@@ -60,18 +64,7 @@ class ContainerSpec(BaseModel):
     shm_size: str = "256m"
     cache_size: str = "256m"
     read_only: bool = True
-
-
-def parse_size(text: str, field: str = "memory") -> int:
-    """Bytes from '512m', '4g', '1.5G' or a plain number of bytes; ValueError naming ``field``."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", str(text).lower())
-    if not match:
-        raise ValueError(f"{field}: {text!r} is not a size (use e.g. 512m or 4g)")
-    scale = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[match.group(2)]
-    value = int(float(match.group(1)) * scale)
-    if value < 6 << 20:
-        raise ValueError(f"{field}: {text!r} is below Docker's minimum of 6m")
-    return value
+    disk: int | None = None  # bytes: RLIMIT_FSIZE of every process (the folder's total is watched)
 
 
 def default_user(uid: int | None = None, gid: int | None = None) -> str:
@@ -82,8 +75,8 @@ def default_user(uid: int | None = None, gid: int | None = None) -> str:
 
 
 def spec_for(request: ExecRequest, *, image: str, cpus: float | None, memory: str | None, pids_limit: int,
-             shm_size: str = "256m", read_only: bool = True) -> ContainerSpec:
-    """The container a request needs; the request's own image and memory win over the defaults."""
+             shm_size: str = "256m", read_only: bool = True, disk: int | None = None) -> ContainerSpec:
+    """The container a request needs; the request's own image, memory and disk win over the defaults."""
     return ContainerSpec(
         image=request.image or image,
         network=request.network,
@@ -94,23 +87,33 @@ def spec_for(request: ExecRequest, *, image: str, cpus: float | None, memory: st
         pids_limit=pids_limit,
         shm_size=shm_size,
         read_only=read_only,
+        disk=request.disk_limit or disk,
     )
+
+
+def data_target(index: int, path: str) -> str:
+    """Where data path ``index`` is inside the container: a folder at /discover-data/i, a file
+    at /discover-data/i/NAME (so that it keeps its name)."""
+    if os.path.isdir(path):
+        return f"{DATA_MOUNT}/{index}"
+    return f"{DATA_MOUNT}/{index}/{os.path.basename(path.rstrip('/'))}"
 
 
 def container_kwargs(spec: ContainerSpec, *, node_dir: Path, user: str, labels: dict[str, str],
                      name: str | None = None) -> dict[str, Any]:
     """Keyword arguments for ``client.containers.create`` (then ``start``): an isolated, idle container whose
-    /node is ``node_dir`` (read-write), whose data paths are mounted read-only at their own
-    paths (so the node folder's data/ links resolve), and nothing else of the host."""
-    from docker.types import DeviceRequest, Mount
+    /node is ``node_dir`` (read-write), whose data paths are mounted read-only under
+    /discover-data (where the node folder's data/ links point), and nothing else of the host."""
+    from docker.types import DeviceRequest, Mount, Ulimit
 
     mounts = [
         Mount(target=NODE_DIR, source=str(node_dir), type="bind", read_only=False),
         # /tmp is the node's own tmp/ folder: reset with it, never shared between nodes.
         Mount(target="/tmp", source=str(node_dir / "tmp"), type="bind", read_only=False),
     ]
-    # At the path the node folder's data/ links name (the idea's), from wherever it really is.
-    mounts += [Mount(target=path, source=os.path.realpath(path), type="bind", read_only=True) for path in spec.data]
+    # Where the node folder's data/ links point, from wherever the data really is.
+    mounts += [Mount(target=data_target(i, path), source=os.path.realpath(path), type="bind", read_only=True)
+               for i, path in enumerate(spec.data)]
     kwargs: dict[str, Any] = {
         "image": spec.image,
         "command": ["python3", "-c", INIT_CODE],
@@ -138,6 +141,8 @@ def container_kwargs(spec: ContainerSpec, *, node_dir: Path, user: str, labels: 
         kwargs["memswap_limit"] = limit  # no swap: a node over its limit is OOM-killed, not slowed
     if spec.cpus:
         kwargs["nano_cpus"] = int(spec.cpus * 1e9)
+    if spec.disk:
+        kwargs["ulimits"] = [Ulimit(name="fsize", soft=spec.disk, hard=spec.disk), Ulimit(name="core", soft=0, hard=0)]
     if spec.gpus:
         kwargs["device_requests"] = [DeviceRequest(device_ids=list(spec.gpus), capabilities=[["gpu"]])]
     return kwargs

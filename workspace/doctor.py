@@ -16,14 +16,25 @@ def doctor_report(image: str = DEFAULT_IMAGE, extra: Sequence[tuple[str, str]] =
 
     lines: list[tuple[str, str]] = []
     engine_ok, engine = engine_status()
+    fallback = ("local for the offline agent; with a model, runs stop unless you pass --workspace local "
+                "(model-written code would run unsandboxed)")
     if engine_ok:
         image_ok, image_text = image_status(image)
         lines.append(("docker", f"{engine} answers; {image_text}"))
-        workspace = "docker" if image_ok else f"local (docker once {image} is built or pulled)"
+        workspace = "docker" if image_ok else f"{fallback}; docker once {image} is built or pulled"
     else:
         lines.append(("docker", f"{engine}; scripts/docker-engine.sh starts one (as root)"))
-        workspace = "local (no Docker engine: nodes run unguarded on this machine)"
-    lines.append(("workspace", workspace))
+        workspace = fallback
+    lines.append(("workspace", f"auto picks {workspace}"))
+    from workspace.factory import limits, settings
+    from workspace.limits import size_text
+    from workspace.local import LocalWorkspace
+
+    sized = limits(settings(workers=2))
+    lines.append(("limits", f"per node, with 2 workers: {size_text(sized.disk)} disk (--node-disk); Docker: "
+                            f"{size_text(sized.memory)} memory (--node-memory), {size_text(sized.shm)} /dev/shm "
+                            "(--node-shm)"))
+    lines.append(("local", LocalWorkspace(disk_limit=sized.disk).isolation()))
     gpus = detect_gpus()
     if gpus:
         for gpu in gpus:

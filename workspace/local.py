@@ -1,13 +1,19 @@
-"""Run a node as a local process in its own folder, process group and scrubbed environment."""
+"""Run a node as a local process in its own folder, under a launcher that kills all it starts,
+with a disk quota, a scrubbed environment and, where the kernel allows, no network."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 from workspace.base import (
     SCRIPT_NAME,
@@ -19,11 +25,15 @@ from workspace.base import (
     read_metrics,
     write_outputs,
 )
+from workspace.limits import size_text
+from workspace.quota import DISK_NOTE, folder_usage, trim_to, watch
 
 # Only these variables of the host pass through; everything else (API keys, tokens,
 # cloud credentials, DISCOVER_* settings) stays behind.
 _PASS_THROUGH = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM", "LD_LIBRARY_PATH")
-_KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+_KILL_GRACE = 3.0  # seconds between SIGTERM and SIGKILL of the group: the launcher's own grace and its sweep
+LAUNCHER = Path(__file__).with_name("launcher.py")
+TOKEN_VARIABLE = "DISCOVER_NODE_TOKEN"  # in every process of a node, so that escapees can be found
 
 
 def node_environment(request: ExecRequest, host: dict[str, str] | None = None) -> dict[str, str]:
@@ -54,41 +64,87 @@ def node_environment(request: ExecRequest, host: dict[str, str] | None = None) -
 
 
 class LocalWorkspace:
-    """Runs each node with the interpreter running discover, with a wall-clock limit."""
+    """Runs each node with the interpreter running discover, with a wall-clock limit, under a
+    launcher that kills whatever the node leaves behind (workspace/launcher.py), a disk quota
+    on its folder and, where the kernel allows it, no network."""
 
     name = "local"
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, python: str | None = None, *, disk_limit: int | None = None,
+                 isolate_network: bool = True) -> None:
         self.python = python or sys.executable
-        self._live: set[int] = set()  # process groups of running nodes
+        self.disk_limit = disk_limit  # bytes per node folder; None: no quota (ExecRequest.disk_limit wins)
+        self.isolate_network = isolate_network
+        self._live: dict[int, str] = {}  # process group of each running node -> its token
+
+    def isolation(self) -> str:
+        """One line: what this workspace keeps a node from doing, and what it does not."""
+        parts = ["no sandbox: the node runs as you, with your files"]
+        if self.isolate_network:
+            how = probe().get("network")
+            parts.append("no network (a network namespace)" if how else
+                         "network open (this kernel refuses an unprivileged network namespace)")
+        else:
+            parts.append("network open")
+        parts.append(f"{size_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota")
+        parts.append("no memory limit")
+        parts.append("processes killed with the node" if probe().get("subreaper") else
+                     "leftover processes killed by process group and a sweep")
+        return ", ".join(parts)
 
     def kill_all(self) -> None:
-        """SIGKILL every running node's process group (last resort on a hard exit)."""
+        """Kill every running node and all it started (last resort on a hard exit)."""
         for pgid in list(self._live):
+            _signal(pgid, signal.SIGUSR1)  # the launcher kills the node's processes at once
+        if self._live:
+            time.sleep(0.2)
+        for pgid, token in list(self._live.items()):
             _signal_group(pgid, signal.SIGKILL)
+            sweep_token(token)
 
     async def execute(self, request: ExecRequest) -> ExecResult:
-        """Run the node; on timeout or cancellation kill its whole process group."""
+        """Run the node; on timeout, cancellation or a full disk kill it and all it started."""
         t0 = time.perf_counter()
         prepare_workdir(request)
+        limit = request.disk_limit or self.disk_limit
+        token = uuid.uuid4().hex
+        env = {**node_environment(request), TOKEN_VARIABLE: token}
+        launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
+        if limit:
+            launcher += ["--fsize", str(limit)]
+        if self.isolate_network and not request.network:
+            launcher.append("--no-network")
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
+        argv = [self.python, SCRIPT_NAME]
+        if request.confine:
+            from workspace.confine import available, confined_command
+
+            if available():  # else the framework has said that the node runs unconfined
+                argv = confined_command(self.python, SCRIPT_NAME, request.workdir, request.data)
         proc = await asyncio.create_subprocess_exec(
-            self.python, SCRIPT_NAME,
+            *launcher, "--", *argv,
             cwd=request.workdir,
-            env=node_environment(request),
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, so a kill reaches its children
         )
         started = time.perf_counter()
-        self._live.add(proc.pid)
+        self._live[proc.pid] = token
         timed_out = cancelled = False
+        full = asyncio.Event()
         (request.workdir / "pid").write_text(str(proc.pid))
         readers = asyncio.gather(
             _pump(proc.stdout, out, request.workdir / "stdout.txt"),
             _pump(proc.stderr, err, request.workdir / "stderr.txt"),
         )
+
+        async def on_full() -> None:
+            full.set()
+            _signal(proc.pid, signal.SIGUSR1)  # no grace: every second more is another GB
+
+        watcher = asyncio.ensure_future(watch(request.workdir, limit, on_full)) if limit else None
         try:
             if not await _exited(proc, request.time_limit):
                 timed_out = True
@@ -98,21 +154,32 @@ class LocalWorkspace:
             await _kill_group(proc)
         finally:
             ended = time.perf_counter()
-            _signal_group(proc.pid, signal.SIGKILL)  # reap stragglers left in the group
-            self._live.discard(proc.pid)
+            if watcher is not None:
+                watcher.cancel()
+            _signal_group(proc.pid, signal.SIGKILL)  # the launcher is gone: reap stragglers left in the group
+            self._live.pop(proc.pid, None)
+            await asyncio.to_thread(sweep_token, token)  # and any that escaped it (a killed launcher)
             try:
                 await asyncio.wait_for(readers, timeout=5)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 readers.cancel()
+        disk_exceeded = False
+        if limit:
+            disk_exceeded = full.is_set() or await asyncio.to_thread(folder_usage, request.workdir) >= limit
+            if disk_exceeded:
+                await asyncio.to_thread(trim_to, request.workdir, limit)
         stdout, stderr = out.text(), err.text()
-        if timed_out:
+        if disk_exceeded:
+            stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(limit)} limit)]\n"
+        elif timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         write_outputs(request.workdir, stdout, stderr)
         metrics, metrics_error = read_metrics(request.workdir)
         result = ExecResult(
             exit_code=proc.returncode,
-            timed_out=timed_out,
+            timed_out=timed_out and not disk_exceeded,
             cancelled=cancelled,
+            disk_exceeded=disk_exceeded,
             duration=ended - started,
             stdout=stdout,
             stderr=stderr,
@@ -128,6 +195,36 @@ class LocalWorkspace:
 
     async def close(self) -> None:
         return None
+
+
+@functools.cache
+def probe() -> dict[str, Any]:
+    """What the launcher can do on this machine: {'subreaper': bool, 'network': how or None}."""
+    try:
+        done = subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER), "--probe", "--no-network"],
+                              capture_output=True, text=True, timeout=30, check=False)
+        return json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return {"subreaper": False, "network": None}
+
+
+def sweep_token(token: str) -> int:
+    """SIGKILL every process whose environment carries ``token``: those that escaped the
+    launcher (it was killed first, or they left its process tree). How many were found."""
+    needle = f"{TOKEN_VARIABLE}={token}".encode() + b"\0"
+    found = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                if needle not in f.read() + b"\0":
+                    continue
+            os.kill(int(name), signal.SIGKILL)
+            found += 1
+        except (OSError, ValueError):
+            continue
+    return found
 
 
 async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: Path) -> None:
@@ -173,8 +270,16 @@ def _signal_group(pid: int, sig: int) -> None:
         pass
 
 
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the process group, then SIGKILL it if it has not exited after a grace period."""
+    """SIGTERM the process group; the launcher gives the node a grace period, then kills all it
+    started. SIGKILL the group if the launcher has not exited by then."""
     _signal_group(proc.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(proc.wait()), timeout=_KILL_GRACE)

@@ -38,7 +38,7 @@ TASK_FILE = "task.json"  # written in the scratch folder when a task starts: whe
 # node started, and deletes the scratch folder. It detaches itself (forks, and its parent
 # exits) so that it is not among the worker's children that Ray kills.
 REAPER_CODE = r"""
-import os, shutil, signal, subprocess, sys
+import os, shutil, signal, subprocess, sys, time
 if os.fork() > 0:
     os._exit(0)
 folder, run_id, node_id, docker = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
@@ -52,6 +52,11 @@ if not finished:
     try:
         pgid = int(open(os.path.join(folder, "node", "pid")).read().strip())
         if pgid > 1:
+            try:
+                os.kill(pgid, signal.SIGUSR1)  # the local workspace's launcher: it kills all the node started
+                time.sleep(0.3)
+            except OSError:
+                pass  # the launcher is gone already (Ray may kill it with the worker)
             os.killpg(pgid, signal.SIGKILL)
     except (OSError, ValueError):
         pass
@@ -214,7 +219,10 @@ def _start_reaper(scratch: Path, request: ExecRequest, *, docker: bool) -> tuple
             stdin=read_end, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,  # outlives the worker and its process group
         )
-    except OSError:
+        # Its first process exits once the reaper has detached: until then a kill of the worker
+        # (Ray kills the worker's direct children too) would take the reaper with it.
+        reaper.wait(timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
         pass  # no reaper: the node still runs, only a hard kill of its worker could leave it behind
     os.close(read_end)
     return reaper, write_end

@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from workspace.base import METRICS_FILE, SCRIPT_NAME, ExecRequest, ExecResult, write_outputs
+from workspace.limits import size_text
 from workspace.ray_task import Inner, TaskOutput, TaskSpec
 
 RAY_FILE = "ray.json"  # where and how often a node ran, written in its folder on the driver
@@ -83,6 +84,13 @@ class RayWorkspace:
         self._inflight: dict[int, Any] = {}  # node id -> ObjectRef
         self._feasible_at = 0.0
         self._feasible = True
+
+    def isolation(self) -> str:
+        """One line: how a node is contained on the worker that runs it."""
+        disk = self.inner_options.get("disk_limit")
+        quota = f", {size_text(disk)} disk per node" if disk else ""
+        return (f"each node a Ray task in the {self.inner} workspace of the machine that runs it "
+                f"({'a container' if self.inner == 'docker' else 'no sandbox'}{quota}; its processes killed with it)")
 
     # -- connection -----------------------------------------------------------------------
 

@@ -7,7 +7,19 @@ import shlex
 import statistics
 
 from discovery.durations import format_duration
-from discovery.writeup.document import Block, Bullets, Code, Document, Heading, Image, Para, Table
+from discovery.writeup.document import (
+    Block,
+    Bullets,
+    Code,
+    Document,
+    Heading,
+    Image,
+    Para,
+    Reference,
+    References,
+    Table,
+    cited_keys,
+)
 from discovery.writeup.facts import TOP, Facts, fmt
 from discovery.writeup.figures import Figure
 from discovery.writeup.prose import Prose
@@ -48,16 +60,37 @@ def build(f: Facts, prose: Prose, figures: list[Figure], plots: list[Figure]) ->
     doc.add(Para(f"Run `{run.id}` ({run.status}): {len(f.nodes)} nodes searched with the `{run.config.policy}` "
                  f"policy and the `{run.agent}` agent in the `{run.workspace}` workspace. The whole tree, "
                  "node by node: [tree.html](tree.html)."))
+    if run.isolation:
+        doc.add(Para(f"Nodes ran in the {run.isolation}."))
     doc.add(Heading("Abstract"), *prose_blocks(prose.abstract))
     doc.add(*_idea(f))
-    doc.add(*_method(f))
+    if prose.related_work:
+        doc.add(Heading("Related work"), *prose_blocks(prose.related_work))
+    doc.add(*_method(f, prose))
     doc.add(*_results(f, figures, plots))
     doc.add(Heading("Discussion"), *prose_blocks(prose.discussion))
     doc.add(*_failures(f))
     doc.add(Heading("Limitations"), *prose_blocks(prose.limitations))
     doc.add(*_reproduce(f))
     doc.add(*_cost(f))
+    doc.add(*_references(f, doc))
     return doc
+
+
+def _references(f: Facts, doc: Document) -> list[Block]:
+    """The stored papers the text cites, numbered in order of first citation."""
+    from agents.literature.bibtex import bibtex, reference_text
+
+    by_key = {f.cite_keys[p.id]: p for p in f.papers}
+    order: list[str] = []
+    for b in doc.blocks:
+        texts = [b.text] if isinstance(b, Para) else b.items if isinstance(b, Bullets) else []
+        for text in texts:
+            order += [k for k in cited_keys(text) if k in by_key and k not in order]
+    if not order:
+        return []
+    return [References([Reference(k, reference_text(by_key[k]), by_key[k].url, bibtex(by_key[k], k))
+                        for k in order])]
 
 
 def _idea(f: Facts) -> list[Block]:
@@ -69,18 +102,23 @@ def _idea(f: Facts) -> list[Block]:
         blocks += [Para("**Planned experiments.**"), *prose_blocks(idea.experiments)]
     if not idea.hypothesis and not idea.experiments and idea.body:
         blocks += prose_blocks(idea.body[:4000])
+    if idea.task is not None:
+        blocks.append(Para(f"A dataset task ({idea.task.layout} layout): each node writes `submission.csv`, which the "
+                           f"framework scores with `{idea.metric.name}` ({idea.metric.direction}) on a validation "
+                           "split of the training data it held back for the whole run; the chosen node is graded "
+                           f"once on the private test answers. Each node may run for {fmt(idea.time_limit)} seconds."))
+        return blocks
     blocks.append(Para(f"The search optimises `{idea.metric.name}` ({idea.metric.direction}), as the experiment "
                        f"writes it to `metrics.json`; each node may run for {fmt(idea.time_limit)} seconds."))
     return blocks
 
 
-def _method(f: Facts) -> list[Block]:
+def _method(f: Facts, prose: Prose) -> list[Block]:
     cfg = f.run.config
-    blocks: list[Block] = [Heading("Method")]
+    blocks: list[Block] = [Heading("Method"), *prose_blocks(prose.method_context)]
     blocks.append(Para(f"A tree search: the `{cfg.policy}` policy chose which node to expand next and with which "
-                       f"operator (draft, improve, debug, tune, ablate); the `{f.run.agent}` agent wrote the "
-                       f"experiment code; up to {cfg.workers} nodes ran at once, within a budget of {cfg.budget} "
-                       f"nodes."))
+                       f"operator ({operators_used(f)}); the `{f.run.agent}` agent wrote the experiment code; "
+                       f"{plural(cfg.workers, 'worker')} ran nodes in parallel, within a budget of {cfg.budget} nodes."))
     if f.best is None:
         blocks.append(Para("No node produced a valid metric, so there is no best approach to describe."))
         return blocks
@@ -100,6 +138,17 @@ def _method(f: Facts) -> list[Block]:
     return blocks
 
 
+OPERATOR_ORDER = ("draft", "improve", "debug", "tune", "ablate")
+
+
+def operators_used(f: Facts) -> str:
+    """The operators that made nodes in this run, with counts: ``draft for 3 nodes, improve for 1 node``."""
+    ran = sorted(f.operators.items(), key=lambda kv: (OPERATOR_ORDER.index(kv[0]) if kv[0] in OPERATOR_ORDER
+                                                      else len(OPERATOR_ORDER), kv[0]))
+    parts = [f"{op} for {plural(s.count, 'node')}" for op, s in ran if s.count]
+    return "used here: " + ", ".join(parts) if parts else "no node was made"
+
+
 def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block]:
     metric = f.metric_name
     blocks: list[Block] = [Heading("Results")]
@@ -113,6 +162,8 @@ def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block
                          f"the best differs from it by {f.gain:+.6g}")
         if f.best.id in f.holdout:
             items.append(f"Held-out `{metric}` of the best node: {f.holdout[f.best.id]:.6g}")
+        if f.task is not None:
+            items += score_lines_of(f)
     else:
         items.append("No node produced a valid metric.")
     blocks.append(Bullets(items))
@@ -145,6 +196,29 @@ def _results(f: Facts, figures: list[Figure], plots: list[Figure]) -> list[Block
         blocks.append(Heading("Plots saved by the best experiments", 3))
         blocks += [Image(fig.path, fig.caption) for fig in plots]
     return blocks
+
+
+def score_lines_of(f: Facts) -> list[str]:
+    """A dataset task's validation, test and leaderboard lines (the first, a heading line, left out)."""
+    t = f.task
+    out = []
+    if t.validation is not None:
+        own = f" (its own estimate: {t.self_reported:.6g})" if t.self_reported is not None else ""
+        out.append(f"Validation `{t.metric}` on {t.validation_rows} training rows the framework held back: "
+                   f"{t.validation:.6g}{own}")
+    if t.test is not None:
+        out.append(f"Test `{t.metric}` on the private answers: {t.test:.6g}")
+    elif not t.has_answers:
+        out.append("Test: the task has no private answers (AIDE layout); only the validation score is known")
+    elif t.test_error:
+        out.append(f"Test: not graded ({t.test_error})")
+    if t.standing:
+        s = t.standing
+        out.append(f"Leaderboard: rank {s['rank']} of {s['of']}, better than or equal to {100 * s['beats']:.0f}% of "
+                   f"its entries; medal: {s['medal']}")
+    if t.isolation:
+        out.append(f"Isolation of the nodes from the answers: {t.isolation}")
+    return out
 
 
 def _failures(f: Facts) -> list[Block]:
@@ -222,16 +296,20 @@ def about(prose: Prose, outputs: list[str], pdf_message: str, writeup_calls: int
                      "numbers from the run store" + (f" (the model `{model}` was configured but did not write "
                                                      "them)." if model else " (no model was configured)."))
     else:
-        items.append(f"The abstract, discussion and limitations were written by `{prose.author}` from a digest "
-                     "of the run store.")
+        parts = "the abstract, discussion, limitations, related work and the method's context" if (
+            prose.related_work or prose.method_context) else "the abstract, discussion and limitations"
+        items.append(f"{parts[0].upper()}{parts[1:]} were written by `{prose.author}` from a digest of the run "
+                     "store.")
         g = prose.grounding
         if g is not None:
             text = f"Grounding check: {g.checked} numbers in that text were compared with the store"
             text += "; the text was sent back once to fix unsupported numbers" if g.rewritten else ""
-            text += (f"; {plural(len(g.dropped), 'sentence')} that still stated numbers the store does not hold "
-                     f"{'was' if len(g.dropped) == 1 else 'were'} dropped (listed in `grounding.json`, not repeated "
-                     "here)." if g.dropped
-                     else "; every number shown matches a recorded one.")
+            cites = " or cited papers the literature search did not store" if prose.related_work else ""
+            text += (f"; {plural(len(g.dropped), 'sentence')} that still stated numbers the store does not hold"
+                     f"{cites} {'was' if len(g.dropped) == 1 else 'were'} dropped (listed in `grounding.json`, not "
+                     "repeated here)." if g.dropped
+                     else "; every number shown matches a recorded one" + (" and every citation a stored paper."
+                                                                           if cites else "."))
             items.append(text)
     items += [f"Note: {n}." for n in prose.notes]
     items.append(f"Review: {reviewed_by}.")

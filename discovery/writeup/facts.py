@@ -16,14 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agents.literature.bibtex import cite_keys
 from reviewers.checklist import bugs_fixed
+from reviewers.claims import NodeNumbers, Record
 from reviewers.grounding import extract_numbers
-from runs.models import Node, NodeStatus, Run
+from runs.models import Node, NodeStatus, Paper, Run
 from runs.store import RunStore
 
 TOP = 10  # nodes in the results table
 _SEED_TOP = 20  # nodes whose repeats and held-out scores are looked up
 _CURVE_CAP = 200  # numbers kept from one list-valued metric (a learning curve)
+PAPERS = 10  # stored papers the write-up may cite
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,17 @@ class Facts:
     flagged: list[Node]
     node_reviews: dict[int, list[dict[str, Any]]]
     llm_usage: dict[str, float]
-    best_curve: list[tuple[int, float, float]]  # (nodes finished, seconds, best so far)
+    best_curve: list[tuple[int, float, float]]  # (nodes finished, seconds of search, best so far)
     run_dir: Path
     node_dir_of: Any  # callable node id -> Path
+    best_found: tuple[int, float] | None = None  # (nodes finished, seconds of search) when the best finished
     headline: list[tuple[str, float | int | str]] = field(default_factory=list)
     numbers: list[float] = field(default_factory=list)
+    record: Record | None = None  # the same numbers sorted by what they measure (reviewers.claims)
+    papers: list[Paper] = field(default_factory=list)  # stored papers found for the idea: the only ones citable
+    paper_notes: dict[str, str] = field(default_factory=dict)  # paper id -> what the novelty check said of it
+    cite_keys: dict[str, str] = field(default_factory=dict)  # paper id -> citation key
+    task: Any = None  # discovery.tasks.results.TaskResult of a dataset task: validation vs test, rank
 
     @property
     def search_cost(self) -> float:
@@ -106,19 +115,47 @@ class Facts:
         return self.node_dir_of(node_id)
 
     def ignore_words(self) -> list[str]:
-        """Strings whose digits are names, not quantities (the run id, the metric's name)."""
-        words = [self.run.id, self.metric_name, *self.run.idea.search_space]
+        """Strings whose digits are names, not quantities (the run id, the metric's name, citation keys)."""
+        words = [self.run.id, self.metric_name, *self.run.idea.search_space, *self.cite_keys.values()]
+        words += [p.title for p in self.papers]
         return words + [k for n in self.ranked[:TOP] for k in n.metrics]
+
+    @property
+    def papers_from_idea(self) -> bool:
+        """The idea names papers it was checked against (it came from ``discover ideate``)."""
+        return any(p.id in self.run.idea.papers for p in self.papers)
 
 
 def ranked(run: Run, nodes: list[Node]) -> list[Node]:
-    """Valid nodes, best first."""
+    """Valid nodes, best first; among equal metrics the older node first, as the search picks its best."""
     good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None and not n.pruned]
-    return sorted(good, key=lambda n: (n.metric, -n.id), reverse=run.idea.metric.direction == "maximize")
+    sign = -1.0 if run.idea.metric.direction == "maximize" else 1.0
+    return sorted(good, key=lambda n: (sign * n.metric, n.id))  # type: ignore[operator]
 
 
-def best_so_far(run: Run, nodes: list[Node]) -> list[tuple[int, float, float]]:
-    """(nodes finished, seconds since start, best metric) after each finished node."""
+class SearchClock:
+    """Maps a wall-clock time to seconds of search, the clock of ``Run.elapsed`` ("time searching").
+
+    ``elapsed`` counts only the time an orchestrator was searching, over all its sessions, and
+    is stored together with the heartbeat or the finish time; so the end of the last session
+    is ``elapsed`` seconds of search, and each earlier moment is that less the wall time since,
+    less the pauses between sessions (a stopped or crashed run waiting for ``discover resume``).
+    """
+
+    def __init__(self, run: Run, pauses: list[tuple[float, float]] = ()) -> None:  # type: ignore[assignment]
+        self.elapsed = max(0.0, run.elapsed)
+        self.end = run.finished_at or run.heartbeat or (run.created_at + self.elapsed)
+        self.pauses = [(a, b) for a, b in pauses if b > a]
+
+    def seconds(self, wall: float) -> float:
+        """Seconds of search at wall-clock time ``wall``, within [0, elapsed]."""
+        paused = sum(min(b, self.end) - max(a, wall) for a, b in self.pauses if b > wall and a < self.end)
+        return min(self.elapsed, max(0.0, self.elapsed - (self.end - wall) + paused))
+
+
+def best_so_far(run: Run, nodes: list[Node], clock: SearchClock | None = None) -> list[tuple[int, float, float]]:
+    """(nodes finished, seconds of search, best metric) after each finished node."""
+    clock = clock or SearchClock(run)
     better = run.idea.metric.better
     finished = sorted((n for n in nodes if n.finished_at is not None), key=lambda n: n.finished_at or 0)
     points: list[tuple[int, float, float]] = []
@@ -128,8 +165,16 @@ def best_so_far(run: Run, nodes: list[Node]) -> list[tuple[int, float, float]]:
                 best is None or better(n.metric, best)):
             best = n.metric
         if best is not None:
-            points.append((i, (n.finished_at or 0) - run.created_at, best))
+            points.append((i, clock.seconds(n.finished_at or 0), best))
     return points
+
+
+def best_found(nodes: list[Node], best: Node | None, clock: SearchClock) -> tuple[int, float] | None:
+    """(nodes finished, seconds of search) when the best node itself finished."""
+    if best is None or best.finished_at is None:
+        return None
+    done = sum(1 for n in nodes if n.finished_at is not None and n.finished_at <= best.finished_at)
+    return done, clock.seconds(best.finished_at)
 
 
 def collect(store: RunStore, run_id: str) -> Facts:
@@ -167,18 +212,41 @@ def collect(store: RunStore, run_id: str) -> Facts:
             reasons[(n.error or n.status.value).strip().splitlines()[0][:120] if (n.error or "").strip()
                     else n.status.value] += 1
     fixed, total = bugs_fixed(nodes)
+    clock = SearchClock(run, store.pauses(run_id) if hasattr(store, "pauses") else [])
     facts = Facts(
         run=run, nodes=nodes, by_id=by_id, ranked=order, best=best, first_draft=first, path=path,
         counts=dict(counts), operators=dict(operators), depths=dict(depths), repeats=repeats, holdout=holdout,
         failure_reasons=reasons.most_common(10), buggy_fixed=fixed, buggy_total=total,
         flagged=[n for n in nodes if n.status == NodeStatus.flagged],
         node_reviews=_node_reviews(store, run_id), llm_usage=_llm_usage(store, run_id),
-        best_curve=best_so_far(run, nodes), run_dir=store.run_dir(run_id),
+        best_curve=best_so_far(run, nodes, clock), best_found=best_found(nodes, best, clock),
+        run_dir=store.run_dir(run_id),
         node_dir_of=lambda i, _s=store, _r=run_id: _s.node_dir(_r, i),
     )
+    facts.papers, facts.paper_notes = _papers(store, run)
+    facts.cite_keys = cite_keys(facts.papers)
+    if run.idea.task is not None:
+        from discovery.tasks.results import task_result
+
+        facts.task = task_result(store, run_id)
     facts.headline = _headline(facts)
     facts.numbers = _numbers(facts)
+    facts.record = _record(facts)
     return facts
+
+
+def _papers(store: RunStore, run: Run) -> tuple[list[Paper], dict[str, str]]:
+    """The stored papers the run used: those the idea names first, then the closest of those linked to it."""
+    from agents.literature.rank import closest
+
+    links = store.run_papers(run.id) if hasattr(store, "run_papers") else []
+    notes = {link.paper.id: link.note for link in links if link.note}
+    ideas = [link.paper for link in links if link.purpose == "idea"]
+    others = {link.paper.id: link.paper for link in links if link.paper.id not in {p.id for p in ideas}}
+    idea = run.idea
+    text = " ".join((idea.title, idea.hypothesis, idea.experiments))
+    ranked = [p for p, _ in closest(text, list(others.values()), PAPERS)]
+    return (ideas + ranked)[:max(PAPERS, len(ideas))], notes
 
 
 def _evaluations(store: RunStore, run_id: str, wanted: set[int], by_id: dict[int, Node],
@@ -283,11 +351,9 @@ def _headline(f: Facts) -> list[tuple[str, float | int | str]]:
         gap = _train_gap(f.metric_name, b.metrics)
         if gap is not None:
             h.append((f"best node train minus validation gap ({gap[0]} - {f.metric_name})", gap[1]))
-        if f.best_curve:
-            reached = next((p for p in f.best_curve if p[2] == b.metric), None)
-            if reached is not None:
-                h += [("nodes finished when the best was found", reached[0]),
-                      ("seconds from start when the best was found", reached[1])]
+        if f.best_found is not None:
+            h += [("nodes finished when the best was found", f.best_found[0]),
+                  ("seconds of search when the best was found", f.best_found[1])]
         runner = next((n for n in f.ranked if n.id != b.id), None)
         if runner is not None and runner.metric is not None:
             h += [("runner-up node", runner.id),
@@ -311,11 +377,31 @@ def _headline(f: Facts) -> list[tuple[str, float | int | str]]:
         if s.metrics:
             h.append((f"operator {op}: best {f.metric_name}", max(s.metrics) if f.maximize else min(s.metrics)))
             h.append((f"operator {op}: mean {f.metric_name}", statistics.fmean(s.metrics)))
+    if f.task is not None:
+        h += _task_headline(f.task)
     h.append(("deepest node depth", max(f.depths, default=0)))
     if f.buggy_total:
         h += [("buggy nodes", f.buggy_total), ("buggy nodes later fixed by debugging", f.buggy_fixed)]
     if f.flagged:
         h.append(("nodes flagged invalid by a reviewer", len(f.flagged)))
+    return h
+
+
+def _task_headline(t: Any) -> list[tuple[str, float | int | str]]:
+    h: list[tuple[str, float | int | str]] = []
+    if t.validation is not None:
+        h += [(f"chosen node's {t.metric} on the framework's hidden validation split", t.validation),
+              ("hidden validation rows", t.validation_rows or 0)]
+    if t.self_reported is not None:
+        h.append((f"chosen node's own estimate of {t.metric}", t.self_reported))
+    if t.test is not None:
+        h.append((f"chosen node's test {t.metric} on the private answers", t.test))
+        if t.validation is not None:
+            h.append(("test minus validation", t.test - t.validation))
+    if t.standing:
+        s = t.standing
+        h += [("leaderboard rank", s["rank"]), ("leaderboard entries, this one included", s["of"]),
+              ("share of leaderboard entries beaten (percent)", 100 * s["beats"]), ("medal", s["medal"])]
     return h
 
 
@@ -376,6 +462,95 @@ def _numbers(f: Facts) -> list[float]:
     return [v for v in out if math.isfinite(v)]
 
 
+def _record(f: Facts) -> Record:
+    """The run's numbers by what they measure, so that "12 seeds" is checked against numbers of seeds."""
+    run, cfg = f.run, f.run.config
+    nodes: dict[int, NodeNumbers] = {}
+    params: dict[str, list[float]] = defaultdict(list)
+    for n in f.nodes:
+        numbers = NodeNumbers(depth=n.depth, parent=n.parent_id,
+                              seconds=[n.exec_seconds] if n.exec_seconds is not None else [])
+        values = numbers.values
+        numbers.has_metric = n.metric is not None  # first in values
+        for v in (n.metric, n.value, n.exit_code, n.attempts, n.debug_depth):
+            if _num(v):
+                values.append(float(v))
+        _flatten(n.metrics, values)
+        for k, v in n.params.items():
+            if _num(v):
+                numbers.params[k] = float(v)
+                params[k].append(float(v))
+                values.append(float(v))
+        rep = f.repeats.get(n.id)
+        if rep is not None:
+            values += [*rep.values, rep.mean, rep.std, min(rep.values), max(rep.values)]
+        if n.id in f.holdout:
+            values.append(f.holdout[n.id])
+            if n.metric is not None:
+                values.append(f.holdout[n.id] - n.metric)
+        nodes[n.id] = numbers
+    if f.best is not None and f.best.id in nodes:
+        gap = train_gap(f)
+        if gap is not None:
+            nodes[f.best.id].values.append(gap[1])
+    for name, spec in run.idea.search_space.items():
+        choices = spec if isinstance(spec, list) else [spec.low, spec.high]
+        params[name] += [float(v) for v in choices if _num(v)]
+    derived: list[float] = []
+    if f.gain is not None:
+        derived.append(f.gain)
+        if f.first_draft is not None and f.first_draft.metric:
+            derived.append(100 * f.gain / abs(f.first_draft.metric))
+    for label, value in f.headline:
+        if (label.startswith(("margin of", "relative change")) or "mean" in label or "std" in label) and _num(value):
+            derived.append(float(value))
+    for s in [*f.operators.values(), *f.depths.values()]:
+        if s.metrics:
+            derived.append(statistics.fmean(s.metrics))
+    derived += [float(v) for k, v in cfg.model_dump().items()
+                if _num(v) and k in ("c_puct", "debug_prob", "gpus_per_node", "seed")]
+    if _num(run.idea.gpus_per_node):
+        derived.append(float(run.idea.gpus_per_node))
+    path_steps = max(0, len(f.path) - 1)
+    timed_out = sum(1 for n in f.nodes if n.timed_out)
+    unfinished = sum(f.counts.get(s, 0) for s in ("buggy", "failed", "cancelled"))
+    counts: dict[str, list[float]] = {
+        "nodes": [0, len(f.nodes), cfg.budget, cfg.num_drafts, cfg.final_top_k, len(f.ranked), min(TOP, len(f.ranked)),
+                  len(f.path), f.buggy_total, f.buggy_fixed, len(f.flagged), timed_out, unfinished, len(f.repeats),
+                  len(f.holdout), sum(1 for n in f.nodes if n.pruned), *f.counts.values(),
+                  *(c for _, c in f.failure_reasons),
+                  *(v for s in [*f.operators.values(), *f.depths.values()] for v in (s.count, s.good))],
+        "seeds": [1, cfg.final_seeds, cfg.final_seeds + 1, *(r.n for r in f.repeats.values())],
+        "steps": [path_steps, len(f.path), cfg.max_debug_depth, max(f.depths, default=0),
+                  *{n.debug_depth for n in f.nodes}],
+        "workers": [cfg.workers],
+        "calls": [f.llm_usage.get("calls", 0)],
+        "tokens": [f.llm_usage.get(k, 0) for k in ("tokens_in", "tokens_out")]
+                  + [f.llm_usage.get("tokens_in", 0) + f.llm_usage.get("tokens_out", 0)],
+    }
+    if f.best_found is not None:
+        counts["nodes"].append(f.best_found[0])
+    exec_times = [n.exec_seconds for n in f.nodes if n.exec_seconds is not None]
+    durations = [run.elapsed, run.idea.time_limit, *(v for v in (cfg.time_limit,) if v)]
+    if exec_times:
+        durations += [sum(exec_times), statistics.fmean(exec_times), max(exec_times), min(exec_times)]
+    if f.best_found is not None:
+        durations.append(f.best_found[1])
+    durations += [p[1] for p in f.best_curve]
+    costs = [run.cost, f.search_cost, f.llm_usage.get("cost", 0.0), *(v for v in (cfg.max_cost,) if v is not None)]
+    idea = run.idea
+    texts = [idea.title, idea.hypothesis, idea.experiments, idea.body, *(n.plan[:2000] for n in f.nodes),
+             *(p.title for p in f.papers), *(p.abstract or "" for p in f.papers),
+             *(r for r, _ in f.failure_reasons), *((n.error or "")[:500] for n in f.nodes if n.error)]
+    other: list[float] = [float(v) for _, v in f.headline if _num(v)] + [float(p.year) for p in f.papers if p.year]
+    for text in (idea.title, idea.hypothesis, idea.experiments, idea.body,
+                 *(n.plan for n in {n.id: n for n in [*f.ranked[:TOP], *f.path]}.values()),
+                 *(r for r, _ in f.failure_reasons)):
+        other.extend(m.value for m in extract_numbers(text or ""))
+    return Record(nodes, derived=derived, counts=counts, durations=durations, costs=costs, params=params,
+                  other=other, texts=texts)
+
+
 def _flatten(value: Any, out: list[float], budget: int = _CURVE_CAP) -> int:
     if _num(value):
         out.append(float(value))
@@ -427,6 +602,11 @@ def fmt(value: float | str | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def seconds_text(seconds: float) -> str:
+    """Seconds as the write-up prints durations: one decimal, as "Time searching" shows them."""
+    return f"{seconds:.1f}" if seconds >= 1 else fmt(seconds, 2)
+
+
 def digest(f: Facts, *, limit_nodes: int = 8) -> str:
     """The run as the model reads it before writing: facts, top nodes, failures. Numbers only from the store."""
     idea = f.run.idea
@@ -451,4 +631,11 @@ def digest(f: Facts, *, limit_nodes: int = 8) -> str:
     if f.failure_reasons:
         lines += ["", "Most common failures (count x first line of the error):"]
         lines += [f"- {count} x {reason}" for reason, count in f.failure_reasons]
+    if f.papers:
+        lines += ["", "Papers found for this idea by the literature search (the only papers you may cite, as [@key]):"]
+        for p in f.papers:
+            who = ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else "")
+            note = f" Novelty check: {f.paper_notes[p.id]}" if p.id in f.paper_notes else ""
+            lines.append(f"- [@{f.cite_keys[p.id]}] {who} ({p.year or 'n.d.'}). {p.title}. "
+                         f"{' '.join((p.abstract or '(no abstract stored)').split())[:700]}{note}")
     return "\n".join(lines)

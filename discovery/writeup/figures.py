@@ -38,7 +38,7 @@ def make_figures(f: Facts, out: Path) -> list[Figure]:
     if f.best_curve:
         for key, col, label, caption in (
                 ("best_vs_nodes", 0, "nodes finished", f"Best {name} against the number of nodes finished"),
-                ("best_vs_time", 1, "seconds since start", f"Best {name} against time since the run started")):
+                ("best_vs_time", 1, "seconds of search", f"Best {name} against time spent searching")):
             fig, ax = plt.subplots(figsize=(6, 3.5))
             ax.step([p[col] for p in f.best_curve], [p[2] for p in f.best_curve], where="post", color="tab:blue")
             ax.set_xlabel(label)

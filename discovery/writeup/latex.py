@@ -30,16 +30,27 @@ def build_pdf(doc: Document, out: Path, *, timeout: float = TIMEOUT) -> PdfOutco
     """Write ``report.tex`` and, with an engine present, compile ``report.pdf`` in ``out``."""
     tex = out / "report.tex"
     tex.write_text(to_latex(doc), encoding="utf-8")
+    bib = out / "report.bib"
+    entries = "".join(r.bibtex for r in doc.references())
+    if entries:
+        bib.write_text(entries, encoding="utf-8")
+    else:
+        bib.unlink(missing_ok=True)
     engine = find_engine()
     pdf = out / "report.pdf"
     pdf.unlink(missing_ok=True)  # a PDF of an earlier report must not pass for this one
     if engine is None:
         return PdfOutcome(None, "PDF skipped: no TeX engine on PATH (" + ", ".join(ENGINES) + "); "
                           "report.tex is written for when one is installed")
+    # Citations are numbered on a second pass (the first one writes them to report.aux).
+    passes = 2 if doc.references() else 1
     try:
-        done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=out,
-                              capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                              check=False)
+        for _ in range(passes):
+            done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=out,
+                                  capture_output=True, text=True, timeout=timeout / passes,
+                                  stdin=subprocess.DEVNULL, check=False)
+            if done.returncode != 0:
+                break
     except subprocess.TimeoutExpired:
         return PdfOutcome(None, f"PDF failed: {engine} did not finish within {timeout:.0f}s")
     finally:

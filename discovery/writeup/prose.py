@@ -1,8 +1,10 @@
-"""The abstract, discussion and limitations: from templates offline, from a model when one is set.
+"""The abstract, discussion and limitations (and, when the run has stored papers, the related work
+and the method's context, which cite them): from templates offline, from a model when one is set.
 
 A model writes from the digest of the store only, and its text is checked number by number
-against what the store holds (reviewers.grounding). Sentences that fail are sent back once
-with the reason; what still fails is dropped, and the report says what was dropped.
+against what the store holds (reviewers.grounding, reviewers.claims) and citation by citation
+against the papers stored for the run (reviewers.citations). Sentences that fail are sent back
+once with the reason; what still fails is dropped, and the report says what was dropped.
 """
 
 from __future__ import annotations
@@ -13,10 +15,20 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from discovery.writeup.facts import Facts, digest, fmt, train_gap
-from reviewers.grounding import GroundingReport, KnownNumbers, check_text, describe_failures, drop_unsupported
+from discovery.writeup.facts import Facts, digest, fmt, seconds_text, train_gap
+from reviewers.citations import Citations, check_citations, normalise
+from reviewers.citations import describe as describe_citations
+from reviewers.grounding import (
+    GroundingReport,
+    KnownNumbers,
+    check_text,
+    describe_failures,
+    drop_sentences,
+    drop_unsupported,
+)
 
 SECTIONS = ("abstract", "discussion", "limitations")
+CITING = ("related_work", "method_context")  # written only when the run has stored papers
 
 
 @dataclass
@@ -26,6 +38,8 @@ class Prose:
     abstract: str
     discussion: str
     limitations: str
+    related_work: str = ""  # cites the stored papers as [@key]
+    method_context: str = ""  # the Method section's first paragraph: which papers the approach relates to
     author: str = "templates"  # or the model's name
     grounding: GroundingReport | None = None
     notes: list[str] = field(default_factory=list)  # fallbacks and failures, said in the report
@@ -39,13 +53,45 @@ class WriteupReply(BaseModel):
     abstract: str = Field(min_length=1, max_length=6000)
     discussion: str = Field(min_length=1, max_length=12000)
     limitations: str = Field(min_length=1, max_length=8000)
+    related_work: str = Field(default="", max_length=8000)
+    method_context: str = Field(default="", max_length=3000)
+
+
+def sections(f: Facts) -> tuple[str, ...]:
+    """The sections written for this run."""
+    return SECTIONS + (CITING if f.papers else ())
 
 
 # -- templates ------------------------------------------------------------------------------------
 
 def template_prose(f: Facts) -> Prose:
     """The sections written from the store by fixed templates: every number is a stored one."""
-    return Prose(abstract=_abstract(f), discussion=_discussion(f), limitations=_limitations(f))
+    return Prose(abstract=_abstract(f), discussion=_discussion(f), limitations=_limitations(f),
+                 related_work=_related_work(f), method_context=_method_context(f))
+
+
+def _related_work(f: Facts) -> str:
+    if not f.papers:
+        return ""
+    intro = ("Before the search, the idea was checked for novelty against the closest papers a literature search "
+             "found for it:" if f.papers_from_idea else
+             "Papers a literature search found for this idea, closest to it first:")
+    items = []
+    for p in f.papers:
+        title = " ".join(p.title.replace("*", "").replace("`", "").split())
+        note = " ".join(f.paper_notes.get(p.id, "").split())[:300]
+        items.append(f"- [@{f.cite_keys[p.id]}] *{title}*" + (f": {note}" if note else ""))
+    return intro + "\n\n" + "\n".join(items)
+
+
+def _method_context(f: Facts) -> str:
+    if not f.papers:
+        return ""
+    cites = " ".join(f"[@{f.cite_keys[p.id]}]" for p in f.papers[:3])
+    if f.papers_from_idea:
+        return (f"The idea was written with `discover ideate` and checked for overlap with the closest published "
+                f"work found for it {cites} (see Related work); the search below tests it.")
+    return f"The closest published work a literature search found for this idea is {cites} (see Related work)."
 
 
 def _abstract(f: Facts) -> str:
@@ -96,10 +142,10 @@ def _discussion(f: Facts) -> str:
             ops.append(f"{op} ({s.count} node{'' if s.count == 1 else 's'}, none valid)")
     if ops:
         paras.append("By operator: " + "; ".join(ops) + ".")
-    reached = next((p for p in f.best_curve if p[2] == b.metric), None)
-    if reached is not None:
-        paras[-1] += (f" The best value was found after {reached[0]} finished nodes, {fmt(reached[1])} seconds "
-                      "into the search.")
+    if f.best_found is not None:
+        done, seconds = f.best_found
+        paras[-1] += (f" The best node finished {seconds_text(seconds)} seconds into the search (of "
+                      f"{seconds_text(f.run.elapsed)} seconds searching), when {done} nodes had finished.")
     gap = train_gap(f)
     if gap is not None:
         paras.append(f"The best node's `{gap[0]}` exceeds its `{metric}` by {fmt(gap[1])}."
@@ -153,56 +199,84 @@ _SYSTEM = ("You write the abstract, discussion and limitations of a short resear
 
 
 def _request(f: Facts) -> list[dict[str, Any]]:
+    citing = ""
+    answer = '{"abstract": "...", "discussion": "...", "limitations": "..."}'
+    if f.papers:
+        citing = ("- related_work: one paragraph relating the idea and its result to the papers listed above, "
+                  "citing each one you mention as [@key] with its key from the list.\n"
+                  "- method_context: one or two sentences that open the Method section: which of the listed papers "
+                  "the approach builds on or differs from, cited as [@key].\n"
+                  "Cite only the listed papers, only as [@key]; write no other reference, author-year citation, "
+                  "DOI or arXiv id.\n")
+        answer = answer[:-1] + ', "related_work": "...", "method_context": "..."}'
     return [
         {"role": "system", "content": _SYSTEM},
         {"role": "user", "content": digest(f) + "\n\n"
-         "Write three sections in plain prose (Markdown inline code allowed, no headings):\n"
+         f"Write {'five' if f.papers else 'three'} sections in plain prose (Markdown inline code allowed, "
+         "no headings):\n"
          "- abstract: one paragraph, at most 150 words: the idea, what was searched, the main result.\n"
          "- discussion: two or three paragraphs: what the search found, which changes mattered, whether "
          "the result supports the hypothesis and how strongly.\n"
          "- limitations: a Markdown list (lines starting with '- ') of the threats to the conclusion.\n"
-         'Answer with only a JSON object: {"abstract": "...", "discussion": "...", "limitations": "..."}'},
+         + citing + f"Answer with only a JSON object: {answer}"},
     ]
 
 
 async def model_prose(client: Any, f: Facts) -> Prose:
-    """The three sections written by ``client``'s writeup model and checked against the store.
+    """The sections written by ``client``'s writeup model and checked against the store.
 
-    One re-ask when numbers fail; sentences that still fail are dropped. LLMError and
-    agents.extract.BadJSON pass through: the caller falls back to the templates.
+    One re-ask when numbers or citations fail; sentences that still fail are dropped. LLMError
+    and agents.extract.BadJSON pass through: the caller falls back to the templates.
     """
     from agents.extract import ask_json
 
-    known = KnownNumbers(f.numbers)
+    known = f.record if f.record is not None else KnownNumbers(f.numbers)
+    cites = Citations.of(f.papers, f.cite_keys)
     ignore = f.ignore_words()
+    names = sections(f)
     messages = _request(f)
     reply = await ask_json(client, messages, WriteupReply, role="writeup", purpose="writeup")
-    report = _check(reply, known, ignore)
+    numbers, citations = _check(reply, names, known, cites, ignore)
     rewritten = False
-    if not report.ok:
+    if not (numbers.ok and citations.ok):
         rewritten = True
+        problems = []
+        if not numbers.ok:
+            problems.append("These sentences state numbers that are not in the recorded facts:\n"
+                            + describe_failures(numbers))
+        if not citations.ok:
+            problems.append("These sentences cite papers that are not in the list you were given:\n"
+                            + describe_citations(citations))
         again = [*messages, {"role": "assistant", "content": reply.model_dump_json()},
-                 {"role": "user", "content": "These sentences state numbers that are not in the recorded facts:\n"
-                  + describe_failures(report) + "\nRewrite them using only numbers from the recorded facts "
-                  "(or without numbers), keep everything else, and answer with the same JSON object."}]
+                 {"role": "user", "content": "\n".join(problems) + "\nRewrite them using only numbers from the "
+                  "recorded facts (or without numbers) and citing only the listed papers as [@key] (or none), keep "
+                  "everything else, and answer with the same JSON object."}]
         reply = await ask_json(client, again, WriteupReply, role="writeup", purpose="writeup_rewrite")
-    sections: dict[str, str] = {}
+    written: dict[str, str] = {}
     total = GroundingReport(rewritten=rewritten)
     notes = []
     fallback = template_prose(f)
-    for name in SECTIONS:
-        text, checked = drop_unsupported(getattr(reply, name), known, ignore=ignore)
+    for name in names:
+        text, invented = drop_sentences(getattr(reply, name), lambda sentence: bool(normalise(sentence, cites)[2]))
+        text = normalise(text, cites)[0]
+        text, checked = drop_unsupported(text, known, ignore=ignore)
         total = total.merge(checked)
+        total.dropped += invented
         if not text.strip():
-            notes.append(f"the model's {name} stated no number the store backs, so the template's is shown")
+            notes.append(f"the model's {name.replace('_', ' ')} stated nothing the store backs, so the template's "
+                         "is shown")
             text = getattr(fallback, name)
-        sections[name] = text
+        written[name] = text
     model = client.config.model_for("writeup")
-    return Prose(**sections, author=model, grounding=total, notes=notes)
+    return Prose(**written, author=model, grounding=total, notes=notes)
 
 
-def _check(reply: WriteupReply, known: KnownNumbers, ignore: list[str]) -> GroundingReport:
-    total = GroundingReport()
-    for name in SECTIONS:
-        total = total.merge(check_text(getattr(reply, name), known, ignore=ignore))
-    return total
+def _check(reply: WriteupReply, names: tuple[str, ...], known: Any, cites: Citations,
+           ignore: list[str]) -> tuple[GroundingReport, GroundingReport]:
+    """(sentences with unsupported numbers, sentences with invented citations) of the reply."""
+    numbers, citations = GroundingReport(), GroundingReport()
+    for name in names:
+        text = getattr(reply, name)
+        citations = citations.merge(check_citations(text, cites))
+        numbers = numbers.merge(check_text(normalise(text, cites)[0], known, ignore=ignore))
+    return numbers, citations

@@ -45,11 +45,24 @@ def test_isolated_by_default(tmp_path: Path) -> None:
         (NODE_DIR, str(tmp_path / "slot"), False), ("/tmp", str(tmp_path / "slot" / "tmp"), False)]
 
 
-def test_data_is_mounted_read_only_at_its_own_path(tmp_path: Path) -> None:
+def test_data_is_mounted_read_only_outside_the_node_and_tmp_folders(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     data.write_text("x\n")
-    kw = kwargs_for(tmp_path, data=[str(data)])
-    assert (str(data), str(data), True) in [(m["Target"], m["Source"], m["ReadOnly"]) for m in kw["mounts"]]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    kw = kwargs_for(tmp_path, data=[str(data), str(folder)])
+    mounts = [(m["Target"], m["Source"], m["ReadOnly"]) for m in kw["mounts"]]
+    # Not at the host path: under /tmp it would sit inside the node's /tmp, emptied between nodes.
+    assert ("/discover-data/0/train.csv", str(data), True) in mounts
+    assert ("/discover-data/1", str(folder), True) in mounts
+
+
+def test_disk_quota_is_a_file_size_limit(tmp_path: Path) -> None:
+    spec = spec_for(request(tmp_path), image="img:1", cpus=None, memory="2g", pids_limit=64, disk=5 << 20)
+    kw = container_kwargs(spec, node_dir=tmp_path / "slot", user="1000:1000", labels={})
+    assert [(u["Name"], u["Soft"], u["Hard"]) for u in kw["ulimits"]] == [("fsize", 5 << 20, 5 << 20), ("core", 0, 0)]
+    assert spec_for(request(tmp_path, disk_limit=1 << 20), image="i", cpus=None, memory=None, pids_limit=64,
+                    disk=5 << 20).disk == 1 << 20  # the request's own quota wins
 
 
 def test_network_opt_in(tmp_path: Path) -> None:
@@ -92,7 +105,7 @@ def test_sizes_and_users() -> None:
     assert parse_size("4gb") == 4 << 30
     with pytest.raises(ValueError, match="memory: 'lots' is not a size"):
         parse_size("lots")
-    with pytest.raises(ValueError, match="below Docker's minimum"):
+    with pytest.raises(ValueError, match="below the minimum of 6m"):
         parse_size("1m")
     assert default_user(0, 0) == "65534:65534"  # never root inside, even when discover runs as root
     assert default_user(1000, 100) == "1000:100"

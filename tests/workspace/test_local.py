@@ -92,7 +92,7 @@ async def test_cancel_kills_and_returns_partial_output(tmp_path: Path) -> None:
     task.cancel()
     result = await asyncio.wait_for(task, 10)
     assert result.cancelled and "working" in result.stdout
-    assert ws._live == set()
+    assert not ws._live
 
 
 async def test_data_is_linked(tmp_path: Path) -> None:

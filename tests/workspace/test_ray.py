@@ -255,7 +255,8 @@ class TestLocalRay:
         assert (result.exit_code, result.stdout, result.metrics) == (0, "/node\n", {"acc": 0.25}), result.stderr
 
         def containers() -> list:
-            return client.containers.list(all=True, filters={"label": f"discover.run={run_id}"})
+            # sparse: no inspect per container, which races with the reaper removing it
+            return client.containers.list(all=True, sparse=True, filters={"label": f"discover.run={run_id}"})
 
         task = asyncio.create_task(ws.execute(req.model_copy(update={"node_id": 2, "code": SLEEPER,
                                                                       "workdir": tmp_path / "n2"})))

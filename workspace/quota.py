@@ -1,0 +1,95 @@
+"""The per-node disk quota: how much a node's folder holds, a watcher that acts when it is
+full, and the trim that keeps a killed node's output up to the quota.
+
+Two guards work together. The node's processes run with RLIMIT_FSIZE at the quota, so no
+single file can grow past it (a write beyond it fails with EFBIG; Python ignores SIGXFSZ).
+The watcher adds up the whole folder (its ``tmp/`` included: that is the node's TMPDIR and,
+in Docker, its ``/tmp``) a few times a second and kills the node once the total reaches the
+quota. Between two looks a fast writer can pass the quota by what it writes in that time;
+the trim then cuts the largest files back so that the folder holds at most the quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+DISK_NOTE = "disk quota exceeded"
+_FIRST_LOOK = 0.05  # seconds: a node that fills the disk does so from its first second
+_MAX_INTERVAL = 0.5
+
+
+def folder_usage(root: Path) -> int:
+    """Bytes of disk the files under ``root`` take (allocated blocks, each inode once; links
+    are not followed, so data/ links and planted links cost nothing)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [str(root)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue  # removed meanwhile
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+                    key = (info.st_dev, info.st_ino)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    total += info.st_blocks * 512
+        except OSError:
+            continue
+    return total
+
+
+def trim_to(root: Path, limit: int) -> int:
+    """Cut the largest files under ``root`` until it holds at most ``limit`` bytes; bytes cut."""
+    files: list[tuple[int, str]] = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                files.append((info.st_blocks * 512, path))
+    excess = folder_usage(root) - limit
+    cut = 0
+    for used, path in sorted(files, reverse=True):
+        if excess <= 0:
+            break
+        keep = max(0, used - excess)
+        try:
+            size = os.path.getsize(path)
+            os.truncate(path, min(size, keep))
+        except OSError:
+            continue
+        freed = used - os.lstat(path).st_blocks * 512
+        excess -= freed
+        cut += freed
+    return cut
+
+
+async def watch(root: Path, limit: int, on_full: Callable[[], Awaitable[None]]) -> None:
+    """Look at ``root``'s size until cancelled; call ``on_full`` once when it reaches ``limit``.
+
+    The interval grows with the time a look takes, so a folder of many files does not keep
+    a core busy, and never exceeds half a second.
+    """
+    interval = _FIRST_LOOK
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        t0 = loop.time()
+        used = await asyncio.to_thread(folder_usage, root)
+        if used >= limit:
+            await on_full()
+            return
+        interval = min(_MAX_INTERVAL, max(interval * 2, 20 * (loop.time() - t0)))
