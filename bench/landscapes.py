@@ -232,8 +232,10 @@ def _params(rng: random.Random, n: int, switches: int = 0) -> tuple[list[Param],
     return [Param(*c) for c in chosen], rng.sample(_SWITCHES, switches)
 
 
-def _character(rng: random.Random, *, bug: tuple[float, float] = (0.08, 0.18), step: tuple[float, float] = (0.06, 0.16),
-               lean: tuple[float, float] = (0.2, 1.0)) -> Character:
+def _character(rng: random.Random, *, bug: tuple[float, float] = (0.08, 0.18), step: tuple[float, float] = (0.03, 0.16),
+               lean: tuple[float, float] = (0.0, 1.0)) -> Character:
+    # From a weak improver (small blind steps: a lottery of drafts) to a strong one (steps that
+    # follow the slope), so that no policy is fitted to one kind of scientist.
     skill = rng.choice([0.0, 0.3, 0.6, 0.9])
     return Character(
         step=rng.uniform(*step), lean=rng.uniform(*lean), pair_prob=rng.uniform(0.1, 0.4),
