@@ -89,17 +89,21 @@ def true_curve(land: Landscape, nodes: list[Any]) -> list[float]:
 
 def run_discover(family: str, seed: int, policy: str, workers: int, budget: int, *,
                  params: dict[str, Any] | None = None, value: bool = False, baseline: bool | None = None,
-                 keep: Path | None = None) -> Outcome:
-    """Search one landscape with discover's engine and LLM agent; the outcome."""
+                 keep: Path | None = None, workspace: str = "fork") -> Outcome:
+    """Search one landscape with discover's engine and LLM agent; the outcome.
+
+    ``workspace``: ``fork`` runs the scripts in forks of a warm interpreter
+    (bench/fork_workspace.py), ``local`` in discover's local workspace, sandbox and all.
+    """
     land = make(family, seed)
     with tempfile.TemporaryDirectory(prefix="discover-bench-") as tmp:
         root = keep or Path(tmp)
         return asyncio.run(_discover(land, seed, policy, workers, budget, params or {}, value,
-                                     (seed % 2 == 0) if baseline is None else baseline, root))
+                                     (seed % 2 == 0) if baseline is None else baseline, root, workspace))
 
 
 async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, budget: int,
-                    params: dict[str, Any], value: bool, baseline: bool, root: Path) -> Outcome:
+                    params: dict[str, Any], value: bool, baseline: bool, root: Path, where: str) -> Outcome:
     from agents.llm import LLMClient
     from agents.llm_agent import LLMAgent
     from discovery.api import create_run, with_model
@@ -124,7 +128,12 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
         run_config = with_model(RunConfig(budget=budget, workers=workers, seed=seed, policy=policy_name,
                                           value_agent=value), config)
         run = create_run(store, idea_for(land, baseline=baseline), run_config)
-        workspace = LocalWorkspace()
+        if where == "fork":
+            from fork_workspace import ForkWorkspace
+
+            workspace: Any = ForkWorkspace()
+        else:
+            workspace = LocalWorkspace()
         client = LLMClient(config)
         engine = BenchEngine(store=store, run=run, policy=make_policy(policy_name, **params),
                              agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
@@ -211,7 +220,9 @@ if __name__ == "__main__":  # a quick look at one run
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--budget", type=int, default=30)
     parser.add_argument("--aide", action="store_true")
+    parser.add_argument("--workspace", choices=("fork", "local"), default="fork")
     a = parser.parse_args()
-    o = run_aide(a.family, a.seed, a.budget) if a.aide else run_discover(a.family, a.seed, a.policy, a.workers, a.budget)
+    o = run_aide(a.family, a.seed, a.budget) if a.aide else run_discover(a.family, a.seed, a.policy, a.workers,
+                                                                          a.budget, workspace=a.workspace)
     print(json.dumps({"final": o.at(a.budget), "seconds": round(o.seconds, 1), "operators": o.operators,
                       "crashes": o.crashes, "calls": o.calls, "curve": [round(c, 3) for c in o.curve]}))

@@ -47,10 +47,10 @@ PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation
 
 
 def _job(args: tuple) -> dict:
-    family, seed, policy, workers, budget, value = args
+    family, seed, policy, workers, budget, value, where = args
     from agent_bench import run_discover
 
-    out = run_discover(family, seed, policy, workers, budget, value=value)
+    out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where)
     return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value,
             "curve": out.curve, "seconds": out.seconds, "operators": out.operators, "pairs": out.value_pairs,
             "calls": out.calls, "duplicates": out.duplicates}
@@ -146,6 +146,12 @@ def main() -> None:
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
     parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")
     parser.add_argument("--aide", action="store_true", help="also run AIDE (needs bash bench/aide_setup.sh)")
+    parser.add_argument("--aide-budget", type=int, help="AIDE's steps per run (default: the largest budget)")
+    parser.add_argument("--aide-threads", type=int, default=6,
+                        help="AIDE runs at once (they mostly wait on AIDE's own polling, not the CPU)")
+    parser.add_argument("--workspace", choices=("fork", "local"), default="fork",
+                        help="fork: scripts run in forks of a warm interpreter (fast); local: discover's local "
+                             "workspace with its sandbox (about 0.1 s more CPU per node, same choices)")
     parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--save", help="write every run's curve to this JSON file")
@@ -169,9 +175,9 @@ def main() -> None:
                     continue  # with one worker bfts is greedy
                 if policy == "drafts" and workers > 1:
                     continue  # best of N drafts does not depend on K
-                jobs += [(family, s, policy, workers, top, False) for s in seeds]
+                jobs += [(family, s, policy, workers, top, False, args.workspace) for s in seeds]
             if PRIOR in policies and not args.no_ablation:
-                jobs += [(family, s, PRIOR, workers, top, True) for s in seeds]
+                jobs += [(family, s, PRIOR, workers, top, True, args.workspace) for s in seeds]
     t0 = time.perf_counter()
     results: list[dict] = []
     # Workers start by forkserver: AIDE's threads and servers run in this process, and forking a
@@ -185,8 +191,8 @@ def main() -> None:
             if why:
                 parser.error(f"--aide: {why}")
             # AIDE's steps mostly wait on its own polling: run several at once beside ours.
-            threads = ThreadPoolExecutor(4)
-            aide = [threads.submit(_aide_job, (f, s, top)) for f in families for s in seeds]
+            threads = ThreadPoolExecutor(args.aide_threads)
+            aide = [threads.submit(_aide_job, (f, s, args.aide_budget or top)) for f in families for s in seeds]
         for i, result in enumerate(pool.map(_job, jobs)):
             results.append(result)
             if (i + 1) % 20 == 0:
