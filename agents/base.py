@@ -38,6 +38,9 @@ class ExpansionContext:
     tried: set[str] = field(default_factory=set)  # param sets already used in this run (params_key)
     seed: int = 0
     feedback: dict[int, list[str]] = field(default_factory=dict)  # reviewers' notes by node id
+    partner: Node | None = None  # crossover: the second parent
+    lessons: str = ""  # what the whole tree taught so far (agents.memory), bounded
+    duplicate_of: int | None = None  # the agent's last proposal repeated this node: ask for something else
 
 
 class Agent(Protocol):
@@ -53,3 +56,26 @@ class Agent(Protocol):
 def params_key(params: dict[str, ParamValue]) -> str:
     """A canonical string for a parameter set, to tell whether it was tried already."""
     return repr(sorted(params.items()))
+
+
+def code_key(code: str) -> str:
+    """A hash of ``code`` that ignores comments, blank lines, formatting and docstrings.
+
+    Two proposals with the same key are the same experiment: the second is not run.
+    """
+    import ast
+    import hashlib
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        text = "\n".join(" ".join(line.split()) for line in code.splitlines() if line.strip())
+    else:
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                    and isinstance(getattr(body[0], "value", None), ast.Constant)
+                    and isinstance(body[0].value.value, str)):
+                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        text = ast.dump(tree, annotate_fields=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]

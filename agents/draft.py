@@ -18,6 +18,7 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
     others = prompts.memory(ctx.related, title="Other drafts of this run (make this one different)")
     msgs = prompts.messages(
         prompts.SYSTEM_CODE, prompts.idea_text(idea), prompts.protocol(idea), start, others,
+        ctx.lessons, prompts.repeat_note(ctx),
         "Task: write a first complete experiment script that tests the idea and reports the metric.",
         prompts.REPLY_FORMAT,
     )

@@ -50,6 +50,8 @@ def extract_code(reply: str) -> str:
         joined = "\n\n".join(python)
         joined_ok = len(python) > 1 and _parse_error(joined) is None
         valid = [b for b in python if _parse_error(b) is None]
+        if len(python) == 1 and valid:
+            return valid[0]  # one block that parses: nothing to choose or join
         if valid:
             best = max(valid, key=lambda b: (not _undefined(b), "metrics.json" in b, len(b)))
             # A block that uses names it never defines is a fragment of a script split over blocks.

@@ -3,17 +3,19 @@ ExpansionError, so the engine records a failed expansion and the run goes on."""
 
 from __future__ import annotations
 
-from agents import ablate, debug, draft, improve, tune
+from agents import ablate, crossover, debug, draft, improve, tune
 from agents.base import ExpansionContext, ExpansionError, Proposal
 from agents.extract import NoCode
 from agents.llm import LLMClient, LLMConfig, LLMError, OnCall
 
 OPERATORS = {"draft": draft.propose, "debug": debug.propose, "improve": improve.propose,
-             "tune": tune.propose, "ablate": ablate.propose}
+             "tune": tune.propose, "ablate": ablate.propose, "crossover": crossover.propose}
 
 
 class LLMAgent:
-    """Draft, debug, improve, tune and ablate with a language model (agents.base.Agent)."""
+    """Draft, debug, improve, tune, ablate and cross over with a language model (agents.base.Agent)."""
+
+    reads_lessons = True  # the engine adds the whole tree's lessons to its contexts
 
     def __init__(self, config: LLMConfig, on_call: OnCall | None = None, *, client: LLMClient | None = None) -> None:
         self.config = config

@@ -3,8 +3,9 @@
 It needs no LLM. Drafts start from the baseline (first as written, then random points);
 improve changes one parameter (sometimes two) of a working node, preferring directions
 that helped nearby in the tree; debug goes back to the parent's working parameters and
-retries the change that broke the node only halfway. It is also the baseline that LLM
-agents are compared against.
+retries the change that broke the node only halfway; crossover mixes the settings of two
+nodes; ablate puts one of a node's changes back to the baseline's value. It is also the
+baseline that LLM agents are compared against.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _PAIR_PROB = 0.2  # how often improve moves two parameters at once
 
 
 class OfflineAgent:
-    """Draft, improve and debug by editing the baseline's named constants."""
+    """Draft, improve, debug, cross over and ablate by editing the baseline's named constants."""
 
     name = "offline"
 
@@ -36,6 +37,10 @@ class OfflineAgent:
             plan, params = self._improve(ctx, rng)
         elif ctx.operator == "debug":
             plan, params = self._debug(ctx, rng)
+        elif ctx.operator == "crossover":
+            plan, params = self._crossover(ctx, rng)
+        elif ctx.operator == "ablate":
+            plan, params = self._ablate(ctx)
         else:
             raise ExpansionError(f"the offline agent has no {ctx.operator!r} operator")
         code = set_params(ctx.idea.baseline, params)
@@ -120,6 +125,35 @@ class OfflineAgent:
                             f"{name} {target[name]!r} -> {value!r}.")
                     return plan, params
         raise NothingToTry(f"no untried repair for node {buggy.id}")
+
+    def _crossover(self, ctx: ExpansionContext, rng: random.Random) -> tuple[str, dict[str, ParamValue]]:
+        a, b = _need_parent(ctx), ctx.partner
+        if b is None:
+            raise ExpansionError("crossover needs a partner node")
+        pa, pb = a.params or self._defaults(ctx), b.params or self._defaults(ctx)
+        differ = [n for n in ctx.idea.search_space if pa.get(n) != pb.get(n)]
+        for _ in range(_MAX_SAMPLES if differ else 0):
+            take = {n for n in differ if rng.random() < 0.5}
+            if not take or len(take) == len(differ):
+                continue
+            params = {**pa, **{n: pb[n] for n in take}}
+            if params_key(params) not in ctx.tried:
+                moved = ", ".join(f"{n}={pb[n]!r}" for n in sorted(take))
+                return f"Combine node {a.id} with node {b.id}: node {a.id}'s settings, but {moved} from node {b.id}.", params
+        raise NothingToTry(f"no untried mix of nodes {a.id} and {b.id}")
+
+    def _ablate(self, ctx: ExpansionContext) -> tuple[str, dict[str, ParamValue]]:
+        node = _need_parent(ctx)
+        base = self._defaults(ctx)
+        params = node.params or base
+        for name in ctx.idea.search_space:
+            if params.get(name) == base.get(name):
+                continue
+            reverted = {**params, name: base[name]}
+            if params_key(reverted) not in ctx.tried:
+                return (f"Ablation of node {node.id}: put {name} back to the baseline's {base[name]!r} "
+                        f"(from {params[name]!r}) to measure what that change contributes."), reverted
+        raise NothingToTry(f"every change of node {node.id} from the baseline was ablated already")
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -145,6 +145,15 @@ def memory(nodes: list[Node], *, title: str = "What was already tried nearby") -
     return f"{title}:\n" + "\n".join(lines)
 
 
+def repeat_note(ctx: Any) -> str:
+    """When the agent's last proposal repeated a node that already ran: ask for something else."""
+    dup = getattr(ctx, "duplicate_of", None)
+    if dup is None:
+        return ""
+    return (f"Note: your previous answer was the same experiment as node {dup}, which already ran. "
+            "Propose something different this time.")
+
+
 def outcome_text(node: Node) -> str:
     """What happened when a node ran: status, metric, error and the ends of its output."""
     parts = [f"Status: {node.status.value}" + (f", {node.metric:.6g}" if node.metric is not None else "")]

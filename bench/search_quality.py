@@ -1,131 +1,210 @@
-"""Search quality of mcts, greedy and bfts on synthetic landscapes (no LLM, no processes).
+"""Search quality through discover's whole agent path, on landscapes the policies were not tuned on.
 
-A scripted agent drafts, improves and debugs points of a hidden multimodal objective
-(bench/_synthetic.py); crashes are likelier in bad regions. Each policy drives a
-SearchTree directly (select -> add node -> the node finishes later -> update) with K
-simulated workers, so several nodes are in flight at once. Two landscape families:
+Every cell is a real run: the engine with the chosen policy and K workers, the LLM agent
+talking over HTTP (litellm) to a scripted scientist model (bench/scientist.py) that
+serves self-contained experiment scripts over a hidden landscape (bench/landscapes.py),
+the value agent and the node reviewer, real subprocesses for the experiments and a real
+SQLite store. The score of a run after n nodes is the true (noise-free) normalised value
+of the node a user would get, the best measured one: 0 is the median random
+configuration, 1 the global optimum.
 
-- rugged: 6 parameters, edits that barely follow the gradient: climbs are slow;
-- informed: 4 parameters, edits that follow the gradient well: climbs converge within
-  a few dozen nodes and the question becomes which basin to climb.
+Families and seeds are split: ``--split eval`` (the default, what we report) runs the six
+evaluation families on seeds 1000+; ``--split tune`` runs the three tuning families on
+seeds 0+, the only ones policy constants were chosen on (bench/policy_sim.py is the fast
+twin used for that exploration).
 
-Scores are normalised per landscape (0 = median random point, 1 = global optimum) and
-are the true value of the node a user would get: the one with the best measured metric.
-For each family and K it prints the mean score at each node budget (± standard error over
-seeds), then how many nodes each policy needs to reach the others' final best.
+For each family and K it prints the mean ± standard error over seeds at each budget for
+every policy, the paired difference of the default policy against greedy (and AIDE), then
+the value agent (off by default): mcts with it on, the paired difference it makes, and the
+rank correlation of its estimate (made before a node runs) with the node's true outcome. ``--aide`` adds
+AIDE (aideml, bench/aide_setup.sh) run against the same scientist and landscapes.
 
-    python bench/search_quality.py [--seeds 40] [--workers 1,4,8] [--budgets 25,50,100,200,400]
+    python bench/search_quality.py                 # the evaluation table (20 seeds)
+    python bench/search_quality.py --quick         # 5 seeds, K=1, budgets up to 50
+    python bench/search_quality.py --split tune --policies adaptive,greedy
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
+import multiprocessing
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
-from _synthetic import Landscape, simulate
+from landscapes import EVAL_FAMILIES, EVAL_SEEDS, TUNE_FAMILIES, TUNE_SEEDS  # noqa: E402
 
-FAMILIES = {"rugged": {}, "informed": {"lean": 1.5, "dim": 4}}
-POLICY_ROWS = ("mcts", "greedy", "bfts")
-
-
-Row = tuple[str, dict, "float | None"]  # (policy, its parameters, value-agent prior noise)
+DEFAULT = "adaptive"
+PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation is with and without them
 
 
-def _curve(job: tuple[str, Row, int, int, int]) -> list[float]:
-    family, (policy_name, params, prior_noise), workers, budget, seed = job
-    from search.policy import make_policy
+def _job(args: tuple) -> dict:
+    family, seed, policy, workers, budget, value, where = args
+    from agent_bench import run_discover
 
-    land = Landscape(seed, **FAMILIES[family])
-    trace = simulate(make_policy(policy_name, **params), land, budget=budget, workers=workers, seed=seed,
-                     prior_noise=prior_noise)
-    return trace.curve()
-
-
-def _reach(curve: list[float], target: float) -> int | None:
-    for i, value in enumerate(curve):
-        if value >= target - 1e-12:
-            return i + 1
-    return None
+    out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where)
+    return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value,
+            "curve": out.curve, "seconds": out.seconds, "operators": out.operators, "pairs": out.value_pairs,
+            "calls": out.calls, "duplicates": out.duplicates}
 
 
-def table(pool: ProcessPoolExecutor, family: str, workers: int, budgets: list[int], seeds: int,
-          rows: dict[str, Row]) -> None:
-    top = max(budgets)
-    curves: dict[str, list[list[float]]] = {}
-    for label, row in rows.items():
-        jobs = [(family, row, workers, top, s) for s in range(seeds)]
-        curves[label] = list(pool.map(_curve, jobs))
-    print(f"\n{family} landscapes, K={workers} workers, {seeds} seeds: best score reached (mean ± s.e.)")
-    print(f"{'policy':<22}" + "".join(f"{b:>14}" for b in budgets))
-    means: dict[str, list[float]] = {}
-    for label, runs in curves.items():
-        cells, means[label] = [], []
-        for b in budgets:
-            values = [run[b - 1] for run in runs]
-            mean, se = statistics.fmean(values), statistics.stdev(values) / math.sqrt(len(values))
-            means[label].append(mean)
-            cells.append(f"{mean:>8.3f} ±{se:.3f}")
-        print(f"{label:<22}" + "".join(f"{c:>14}" for c in cells))
-    baselines = [m for label, m in means.items() if label in ("greedy", "bfts")]
-    if "mcts" in means and baselines:
-        margin = [means["mcts"][i] - max(m[i] for m in baselines) for i in range(len(budgets))]
-        print(f"{'mcts - best baseline':<22}" + "".join(f"{m:>+14.3f}" for m in margin))
-    print(f"nodes needed to reach the column policy's final best at {top} nodes (median over the seeds "
-          f"where it did; % of seeds where it did within {top})")
-    labels = list(curves)
-    columns = [label for label in labels if label in POLICY_ROWS]
-    print(f"{'':<22}" + "".join(f"{label:>16}" for label in columns))
-    for mine in labels:
-        cells = []
-        for other in columns:
-            if other == mine:
-                cells.append("-")
-                continue
-            hits = [_reach(curves[mine][s], curves[other][s][-1]) for s in range(seeds)]
-            got = [h for h in hits if h is not None]
-            med = f"{statistics.median(got):.0f}" if got else f">{top}"
-            cells.append(f"{med} ({100 * len(got) / seeds:.0f}%)")
-        print(f"{mine:<22}" + "".join(f"{c:>16}" for c in cells))
+def _aide_job(args: tuple) -> dict:
+    family, seed, budget = args
+    from agent_bench import run_aide
+
+    out = run_aide(family, seed, budget)
+    return {"family": family, "seed": seed, "policy": "aide", "workers": 1, "value": False, "curve": out.curve,
+            "seconds": out.seconds, "operators": out.operators, "pairs": [], "calls": out.calls, "duplicates": 0}
+
+
+def _at(curve: list[float], n: int) -> float:
+    return curve[min(n, len(curve)) - 1] if curve else 0.0
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.3f}" if values else "-"
+    return f"{statistics.fmean(values):.3f} ±{statistics.stdev(values) / math.sqrt(len(values)):.3f}"
+
+
+def spearman(pairs: list[tuple[float, float]]) -> float | None:
+    """Rank correlation of (estimate, outcome) pairs; None with fewer than 5 pairs."""
+    if len(pairs) < 5:
+        return None
+
+    def ranks(xs: list[float]) -> list[float]:
+        order = sorted(range(len(xs)), key=lambda i: xs[i])
+        r = [0.0] * len(xs)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and xs[order[j + 1]] == xs[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                r[order[k]] = (i + j) / 2
+            i = j + 1
+        return r
+
+    a, b = ranks([p[0] for p in pairs]), ranks([p[1] for p in pairs])
+    ma, mb = statistics.fmean(a), statistics.fmean(b)
+    num = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    den = math.sqrt(sum((x - ma) ** 2 for x in a) * sum((y - mb) ** 2 for y in b))
+    return num / den if den else None
+
+
+def report(results: list[dict], budgets: list[int], policies: list[str]) -> None:
+    """Print the tables for the results (grouped by family and K)."""
+    families = sorted({r["family"] for r in results}, key=lambda f: (EVAL_FAMILIES + TUNE_FAMILIES).index(f))
+    for family in families:
+        for workers in sorted({r["workers"] for r in results if r["family"] == family}):
+            rows = [r for r in results if r["family"] == family and r["workers"] == workers]
+            seeds = len({r["seed"] for r in rows})
+            print(f"\n{family}, K={workers}, {seeds} seeds: true value of the best measured node (mean ± s.e.)")
+            print(f"{'policy':<24}" + "".join(f"{b:>15}" for b in budgets))
+            labels = [p for p in policies if any(r["policy"] == p and not r["value"] for r in rows)]
+            if any(r["policy"] == "aide" for r in rows):
+                labels.append("aide")
+            by: dict[str, dict[int, list[float]]] = {}
+            for label in labels:
+                runs = {r["seed"]: r["curve"] for r in rows if r["policy"] == label and not r["value"]}
+                by[label] = runs
+                print(f"{label:<24}" + "".join(f"{_cell([_at(c, b) for c in runs.values()]):>15}" for b in budgets))
+            on = {r["seed"]: r["curve"] for r in rows if r["policy"] == PRIOR and r["value"]}
+            if on:
+                by["value"] = on
+                print(f"{PRIOR + ' + value agent':<24}"
+                      + "".join(f"{_cell([_at(c, b) for c in on.values()]):>15}" for b in budgets))
+            for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
+                if mine in by and other in by:
+                    common = sorted(set(by[mine]) & set(by[other]))
+                    diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common] for b in budgets]
+                    label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
+                    print(f"{label:<24}" + "".join(
+                        f"{(statistics.fmean(d) if d else 0):>+9.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
+                        for d in diffs))
+            pairs = [p for r in rows if r["value"] for p in r["pairs"]]
+            rho = spearman([(a, b) for a, b in pairs])
+            if rho is not None:
+                print(f"value agent: rank correlation of its estimate with the outcome {rho:+.2f} over {len(pairs)} nodes")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=40)
-    parser.add_argument("--workers", default="1,4,8", help="comma-separated K values")
-    parser.add_argument("--budgets", default="25,50,100,200,400")
-    parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--prior", type=float, default=None,
-                        help="also run mcts with a value-agent prior: true quality plus this much noise")
-    parser.add_argument("--variant", action="append", default=[], metavar="LABEL:POLICY:KEY=VALUE,...",
-                        help="an extra row, e.g. 'decay:mcts:c_decay=0.2' (repeatable)")
-    parser.add_argument("--jobs", type=int, default=2, help="processes")
+    parser.add_argument("--split", choices=("eval", "tune"), default="eval")
+    parser.add_argument("--families", help="comma-separated (default: every family of the split)")
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--workers", default="1,4", help="comma-separated K values")
+    parser.add_argument("--budgets", default="20,30,50,100")
+    parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
+    parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")
+    parser.add_argument("--aide", action="store_true", help="also run AIDE (needs bash bench/aide_setup.sh)")
+    parser.add_argument("--aide-budget", type=int, help="AIDE's steps per run (default: the largest budget)")
+    parser.add_argument("--aide-threads", type=int, default=6,
+                        help="AIDE runs at once (they mostly wait on AIDE's own polling, not the CPU)")
+    parser.add_argument("--workspace", choices=("fork", "local"), default="fork",
+                        help="fork: scripts run in forks of a warm interpreter (fast); local: discover's local "
+                             "workspace with its sandbox (about 0.1 s more CPU per node, same choices)")
+    parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at once")
+    parser.add_argument("--save", help="write every run's curve to this JSON file")
     args = parser.parse_args()
+    if args.quick:
+        args.seeds, args.workers, args.budgets = 5, "1", "20,30,50"
     budgets = [int(b) for b in args.budgets.split(",")]
-    rows: dict[str, Row] = {name: (name, {}, None) for name in POLICY_ROWS}
-    if args.prior is not None:
-        rows[f"mcts+prior({args.prior:g})"] = ("mcts", {}, args.prior)
-    for spec in args.variant:
-        try:
-            label, policy_name, assignments = spec.split(":", 2)
-            params = {k: int(v) if v.lstrip("-").isdigit() else float(v)
-                      for k, v in (a.split("=") for a in assignments.split(",") if a)}
-        except ValueError:
-            parser.error(f"--variant: {spec!r} is not LABEL:POLICY:KEY=VALUE,...")
-        rows[label] = (policy_name, params, None)
+    policies = args.policies.split(",")
+    families = args.families.split(",") if args.families else list(EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES)
+    allowed = EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES
+    for f in families:
+        if f not in allowed:
+            parser.error(f"--families: {f!r} is not a {args.split} family ({', '.join(allowed)})")
+    seeds = list((EVAL_SEEDS if args.split == "eval" else TUNE_SEEDS)[: args.seeds])
+    top = max(budgets)
+    jobs = []
+    for family in families:
+        for workers in (int(k) for k in args.workers.split(",")):
+            for policy in policies:
+                if policy == "bfts" and workers == 1:
+                    continue  # with one worker bfts is greedy
+                if policy == "drafts" and workers > 1:
+                    continue  # best of N drafts does not depend on K
+                jobs += [(family, s, policy, workers, top, False, args.workspace) for s in seeds]
+            if PRIOR in policies and not args.no_ablation:
+                jobs += [(family, s, PRIOR, workers, top, True, args.workspace) for s in seeds]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(args.jobs) as pool:
-        for family in args.families.split(","):
-            for workers in (int(k) for k in args.workers.split(",")):
-                table(pool, family, workers, budgets, args.seeds, rows)
-    print(f"\n({time.perf_counter() - t0:.0f}s)")
+    results: list[dict] = []
+    # Workers start by forkserver: AIDE's threads and servers run in this process, and forking a
+    # process with threads running can leave a lock held forever in the child.
+    with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        aide = None
+        if args.aide:
+            from agent_bench import aide_available
+
+            why = aide_available()
+            if why:
+                parser.error(f"--aide: {why}")
+            # AIDE's steps mostly wait on its own polling: run several at once beside ours.
+            threads = ThreadPoolExecutor(args.aide_threads)
+            aide = [threads.submit(_aide_job, (f, s, args.aide_budget or top)) for f in families for s in seeds]
+        for i, result in enumerate(pool.map(_job, jobs)):
+            results.append(result)
+            if (i + 1) % 20 == 0:
+                print(f"[{i + 1}/{len(jobs)} runs, {time.perf_counter() - t0:.0f}s]", file=sys.stderr)
+        if aide is not None:
+            results += [f.result() for f in aide]
+    elapsed = time.perf_counter() - t0
+    report(results, budgets, policies)
+    nodes = sum(len(r["curve"]) for r in results)
+    print(f"\n({len(results)} runs, {nodes} nodes, {elapsed:.0f}s on {args.jobs} processes)")
+    if args.save:
+        Path(args.save).write_text(json.dumps(results))
 
 
 if __name__ == "__main__":

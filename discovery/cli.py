@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=int, default=20, help="nodes to run (default 20)")
     p.add_argument("--time", dest="time_limit", help="stop after this long, e.g. 30m, 2h")
     p.add_argument("--workers", type=int, default=2, help="nodes in flight at once (default 2)")
-    p.add_argument("--policy", default="mcts", help="search policy: mcts, greedy or bfts (default mcts)")
+    p.add_argument("--policy", default="adaptive",
+                   help="search policy: adaptive, greedy, mcts, bfts or drafts (default adaptive)")
     p.add_argument("--c-puct", type=float, help="mcts: exploration constant below the root (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
     p.add_argument("--metric", help="NAME[:maximize|minimize]: the metric to optimise; replaces the idea's "
@@ -186,6 +187,8 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
         g.add_argument(f"--{role}-model", help=f"model for the {role} role (default: --model)")
     g.add_argument("--config", dest="config_file", help="a TOML file with an [llm] table of these settings")
     g.add_argument("--max-cost", type=float, help="stop cleanly once the model calls cost this many USD")
+    g.add_argument("--value-agent", action="store_true", default=None,
+                   help="ask a value agent for each node's promise (stored; mcts uses it as a prior)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,7 @@ FLAGS = {
     "seed": "--seed", "num_drafts": "--num-drafts", "max_cost": "--max-cost", "model": "--model",
     "workspace": "--workspace", "final_seeds": "--final-seeds", "final_top_k": "--final-top-k",
     "image": "--image", "gpus": "--gpus", "gpus_per_node": "--gpus-per-node", "ray_address": "--ray-address", "c_puct": "--c-puct",
+    "value_agent": "--value-agent",
     "node_disk": "--node-disk", "node_memory": "--node-memory", "node_shm": "--node-shm",
 }
 

@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, params_key
+from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, code_key, params_key
+from agents.memory import TreeMemory
 from discovery.evaluate import judge
 from discovery.progress import Progress
 from runs.models import Idea, Node, NodeStatus, Run
@@ -29,6 +30,8 @@ StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
 _POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
 _RESOURCES_SECONDS = 10.0  # how often the machines' free GPUs are written for the TUI
 _TAIL = 4000  # characters of stdout/stderr kept in the node row
+_DUPLICATE_ASKS = 2  # asks after a proposal that repeats a node that already ran, before giving up
+_LESSONS_TOP = 3  # best nodes named in the lessons from the whole tree
 
 
 @dataclass
@@ -78,13 +81,22 @@ class Engine:
     gpu_share: float = 0.0  # GPUs each node takes (fractions share one GPU)
     llm: Any = None  # agents.llm.LLMClient when a model is configured: value agent, reviewers, metric reader
     rng: random.Random = field(init=False)
+    memory: TreeMemory = field(init=False)  # lessons from the whole tree, for the LLM agent's prompts
+    code_keys: dict[str, int] = field(default_factory=dict)  # normalised code -> the node that ran it
+    remembered: set[int] = field(default_factory=set)  # finished nodes already in ``memory``
+    baseline_node: int | None = None  # the node that runs the idea's baseline as written
 
     def __post_init__(self) -> None:
         self.tree = SearchTree(self.run.idea.metric.direction, max_debug_depth=self.run.config.max_debug_depth)
+        self.tree.budget = self.run.config.budget
         self.rng = random.Random(self.run.config.seed)
+        self.memory = TreeMemory(self.run.idea.metric)
         self.prior_elapsed = self.run.elapsed
+        baseline_key = code_key(self.run.idea.baseline) if self.run.idea.baseline else None
         for node in self.store.nodes(self.run.id, with_code=False):
             self._remember(node)
+            if baseline_key is not None and node.code_key == baseline_key:
+                self.baseline_node = node.id
         # Pruned nodes are out of the search: a resume does not run them again.
         self.requeued = [i for i, n in self.nodes.items() if n.status == NodeStatus.pending and not n.pruned]
         self._continue_from_focus()
@@ -118,6 +130,11 @@ class Engine:
             self.cancelled.discard(node.id)
         if node.params:
             self.tried.add(params_key(node.params))
+        if node.code_key:
+            self.code_keys.setdefault(node.code_key, node.id)
+        if node.status.finished and node.id not in self.remembered:
+            self.remembered.add(node.id)
+            self.memory.add(light, self.nodes.get(node.parent_id) if node.parent_id is not None else None)
         if known:
             self.tree.update(node.id, status=node.status.value, metric=node.metric, pruned=node.pruned,
                              prior=node.value)
@@ -229,6 +246,7 @@ class Engine:
             parent_id=action.parent_id,
             depth=0 if parent is None else parent.depth + 1,
             operator=action.operator,
+            partner_id=action.partner_id,
             status=NodeStatus.pending,
             created_at=time.time(),
             debug_depth=(parent.debug_depth + 1) if (parent and action.operator == "debug") else 0,
@@ -272,7 +290,7 @@ class Engine:
             self.nodes.pop(node.id, None)
             self.cancelled.discard(node.id)
             self.tree.remove(node.id)
-            self.tree.mark_exhausted(node.parent_id)  # None: no new draft is left
+            self.tree.mark_exhausted(node.parent_id, node.operator)  # None: no new draft is left
             return
         now = time.time()
         update: dict[str, Any] = {"finished_at": now}
@@ -330,17 +348,14 @@ class Engine:
         work = self.work[node_id]
         proposal = work.proposal
         if proposal is None:
-            try:
-                proposal = await self.agent.propose(self._context(work.node))
-            except NothingToTry as exc:
-                work.exhausted, work.error = True, str(exc)
-                return False
-            except ExpansionError as exc:
-                work.error = f"expansion failed: {exc}"
+            proposal = self._baseline(work.node) or await self._propose(work)
+            if proposal is None:
                 return False
             work.proposal = proposal
+        key = work.node.code_key or code_key(proposal.code)
+        self.code_keys.setdefault(key, node_id)
         node = work.node.model_copy(update={
-            "plan": proposal.plan, "code": proposal.code, "params": proposal.params,
+            "plan": proposal.plan, "code": proposal.code, "params": proposal.params, "code_key": key,
             "status": NodeStatus.running, "started_at": time.time(), "attempts": work.node.attempts + 1,
         })
         work.node = node
@@ -348,6 +363,42 @@ class Engine:
         self.store.add_event(self.run.id, "node_started", f"{node.operator}: {node.plan}", node.id)
         self.progress.node_started(self, node)
         return True
+
+    def _baseline(self, node: Node) -> Proposal | None:
+        """The idea's baseline, unchanged and without a model call, for the run's first draft."""
+        baseline = self.idea.baseline
+        if node.operator != "draft" or not baseline or self.baseline_node is not None:
+            return None
+        from agents.prompts import params_in
+
+        self.baseline_node = node.id
+        return Proposal(plan="Run the baseline as written, to anchor the search: every other node is measured "
+                             "against it.", code=baseline, params=params_in(baseline, self.idea))
+
+    async def _propose(self, work: NodeWork) -> Proposal | None:
+        """Ask the agent; a proposal that repeats a node that already ran is asked again, a few times.
+
+        None when there is nothing to run (``work.error`` says why, ``work.exhausted`` when
+        the agent has nothing new from this parent).
+        """
+        ctx = self._context(work.node)
+        for ask in range(_DUPLICATE_ASKS + 1):
+            try:
+                proposal = await self.agent.propose(ctx)
+            except NothingToTry as exc:
+                work.exhausted, work.error = True, str(exc)
+                return None
+            except ExpansionError as exc:
+                work.error = f"expansion failed: {exc}"
+                return None
+            same = self.code_keys.get(code_key(proposal.code))
+            if same is None or same == work.node.id:
+                return proposal
+            self.store.add_event(self.run.id, "duplicate", f"node {work.node.id}: proposal {ask + 1} repeats node "
+                                                            f"{same}, which already ran; not run", work.node.id)
+            ctx.duplicate_of = same
+        work.exhausted, work.error = True, f"the agent repeated experiments that already ran ({ctx.duplicate_of})"
+        return None
 
     async def execute(self, node_id: int) -> None:
         """Run the node's code in the workspace, holding its GPU share while it runs."""
@@ -374,7 +425,7 @@ class Engine:
             network=self.idea.network,
             image=self.idea.image,
         )
-        if self.llm is None:
+        if self.llm is None or not self.config.value_agent:
             work.result = await self.workspace.execute(request)
             return
         from discovery.llm_steps import value_before
@@ -405,9 +456,14 @@ class Engine:
             from discovery.llm_steps import review_notes
 
             feedback = {n.id: review_notes(self.store, self.run.id, n.id) for n in [*ancestors, parent]}
+        partner = self.store.get_node(self.run.id, node.partner_id) if node.partner_id is not None else None
+        lessons = ""
+        if getattr(self.agent, "reads_lessons", False):
+            top = [self.nodes[t.id] for t, _ in zip(self.tree.ranked(), range(_LESSONS_TOP))]
+            lessons = self.memory.text(top)
         return ExpansionContext(
             idea=self.agent_idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
-            tried=self.tried, seed=self.config.seed, feedback=feedback,
+            tried=self.tried, seed=self.config.seed, feedback=feedback, partner=partner, lessons=lessons,
         )
 
     # -- steering -----------------------------------------------------------------------------

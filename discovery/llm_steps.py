@@ -74,7 +74,8 @@ async def evaluate_with_llm(engine: Engine, work: NodeWork) -> None:
         invalid = [r for r in reviews if r.invalid]
         if invalid:
             work.flagged = invalid[0].summary or "judged invalid"
-    await _value(engine, work, "after", outcome=verdict.metric)
+    if engine.config.value_agent:
+        await _value(engine, work, "after", outcome=verdict.metric)
 
 
 async def _value(engine: Engine, work: NodeWork, stage: str, outcome: float | None = None) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Direction = Literal["maximize", "minimize"]
-Operator = Literal["draft", "improve", "debug", "tune", "ablate"]
+Operator = Literal["draft", "improve", "debug", "tune", "ablate", "crossover"]
 
 
 class NodeStatus(str, Enum):
@@ -192,7 +192,7 @@ class RunConfig(BaseModel):
     time_limit: float | None = Field(default=None, gt=0)  # seconds for the whole run
     max_cost: float | None = Field(default=None, ge=0)  # USD
     workers: int = Field(default=2, ge=1, le=256)
-    policy: str = "mcts"
+    policy: str = "adaptive"
     c_puct: float | None = Field(default=None, gt=0)  # mcts exploration below the root; None: the policy's default
     seed: int = 0
     model: str | None = None
@@ -211,6 +211,9 @@ class RunConfig(BaseModel):
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
     num_drafts: int = Field(default=3, ge=1)
+    # With a model: ask the value agent for each node's promise before it runs and after (stored,
+    # and mcts uses it as a prior). Off by default: on the benchmark it did not improve the search.
+    value_agent: bool = False
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
     write_report: bool = True  # False (discover bench): no report at the end; `discover report` writes it later
@@ -222,6 +225,7 @@ class Node(BaseModel):
     run_id: str
     id: int
     parent_id: int | None = None
+    partner_id: int | None = None  # a crossover's second parent (the first is parent_id)
     depth: int = 0
     operator: Operator = "draft"
     status: NodeStatus = NodeStatus.pending
@@ -244,6 +248,7 @@ class Node(BaseModel):
     value: float | None = None  # the value agent's estimate, 0..1
     pruned: bool = False  # taken out of the search by a policy or the user; keeps its status
     attempts: int = 0  # executions started for this node (a resumed node runs again)
+    code_key: str | None = None  # hash of the normalised code: the same experiment is not run twice
 
     @field_validator("metric")
     @classmethod

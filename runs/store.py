@@ -50,7 +50,7 @@ SCHEMA: dict[str, dict[str, Any]] = {
             "code": str, "params": str, "metric": float, "metrics": str, "error": str, "exit_code": int,
             "timed_out": int, "exec_seconds": float, "stdout_tail": str, "stderr_tail": str, "created_at": float,
             "started_at": float, "finished_at": float, "debug_depth": int, "value": float, "pruned": int,
-            "attempts": int, "metric_source": str, "updated_at": float,
+            "attempts": int, "metric_source": str, "updated_at": float, "partner_id": int, "code_key": str,
             # The search's statistics of the node's subtree, for the TUI: finished nodes, best metric.
             "visits": int, "q": float,
         },

@@ -11,10 +11,14 @@ from search.tree import SearchTree
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """Expand ``parent_id`` (None: a new draft from the root) with ``operator``."""
+    """Expand ``parent_id`` (None: a new draft from the root) with ``operator``.
+
+    ``partner_id`` is the second parent of a crossover, which combines two nodes.
+    """
 
     operator: str
     parent_id: int | None = None
+    partner_id: int | None = None
 
 
 class Policy(Protocol):
@@ -27,7 +31,7 @@ class Policy(Protocol):
         ...
 
 
-POLICIES = ("mcts", "greedy", "bfts")
+POLICIES = ("adaptive", "mcts", "greedy", "bfts", "drafts")
 
 
 def policy_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
@@ -50,6 +54,14 @@ def make_policy(name: str, **params: Any) -> Policy:
         from search.bfts import BFTSPolicy
 
         return BFTSPolicy(**policy_params(BFTSPolicy, params))
+    if name == "adaptive":
+        from search.adaptive import AdaptivePolicy
+
+        return AdaptivePolicy(**policy_params(AdaptivePolicy, params))
+    if name == "drafts":
+        from search.drafts import DraftsPolicy
+
+        return DraftsPolicy(**policy_params(DraftsPolicy, params))
     if name == "mcts":
         from search.mcts import MCTSPolicy
 

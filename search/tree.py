@@ -31,6 +31,8 @@ SCORED = frozenset({"good", "buggy", "flagged", "failed"})
 # Statuses that can never be expanded themselves (nothing ran, or a reviewer rejected it).
 TERMINAL = frozenset({"flagged", "failed", "cancelled"})
 DEFAULT_MAX_DEBUG_DEPTH = 3
+# Operators that do not say a node has nothing left when they have nothing left themselves.
+SIDE_OPERATORS = frozenset({"tune", "ablate", "crossover"})
 DEFAULT_PATIENCE = 4
 
 
@@ -49,6 +51,7 @@ class TreeNode:
     prior: float | None = None
     exhausted: bool = False  # the agent has nothing untried left from here
     children: list[int] = field(default_factory=list)
+    done_ops: set[str] = field(default_factory=set)  # side operators (tune, ablate, crossover) with nothing left here
     # -- subtree statistics, maintained by SearchTree (do not set by hand) --
     root_id: int = 0  # the draft this node descends from
     visits: int = 0  # scored, unpruned nodes in the subtree
@@ -112,6 +115,9 @@ class SearchTree:
         # negated when minimising; among equals the oldest node wins): the best node, rank
         # normalisation and best_open read it.
         self._keys: list[tuple[float, int]] = []
+        # Ids of scored (finished, judged, unpruned) nodes in order: how many came after the best.
+        self._scored_ids: list[int] = []
+        self.budget: int | None = None  # the run's node budget, when the engine knows it
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -191,10 +197,17 @@ class SearchTree:
         self._enter(node)
         self._refresh_closed(node)
 
-    def mark_exhausted(self, node_id: int | None) -> None:
-        """The agent has nothing untried from this node (None: no new drafts either)."""
+    def mark_exhausted(self, node_id: int | None, operator: str | None = None) -> None:
+        """The agent has nothing untried from this node (None: no new drafts either).
+
+        For a side operator (tune, ablate, crossover) only that operator is spent: the node
+        can still be improved or debugged.
+        """
         if node_id is None:
             self.drafts_exhausted = True
+            return
+        if operator in SIDE_OPERATORS:
+            self.nodes[node_id].done_ops.add(operator)
             return
         self.nodes[node_id].exhausted = True
         self._suspects.add(node_id)
@@ -242,6 +255,8 @@ class SearchTree:
                 self.best_id = -self._keys[-1][1]
         if node.status == "buggy" and not node.children and not node.pruned:
             self.buggy_leaves.add(node.id)
+        if node.scored:
+            bisect.insort(self._scored_ids, node.id)
         self._spread(node, _contribution(node), +1)
         if not node.pruned and node.valid:
             self._raise_best(node, node.metric)  # type: ignore[arg-type]
@@ -260,6 +275,8 @@ class SearchTree:
     def _leave(self, node: TreeNode) -> None:
         self.in_flight.discard(node.id)
         self.buggy_leaves.discard(node.id)
+        if node.scored:
+            del self._scored_ids[bisect.bisect_left(self._scored_ids, node.id)]
         if node.open_counted:
             node.open_counted = False
             self._lower_open(node, node.metric)  # type: ignore[arg-type]
@@ -399,6 +416,20 @@ class SearchTree:
         for _, neg_id in reversed(self._keys):
             yield self.nodes[-neg_id]
 
+    def since_best(self) -> int:
+        """Scored nodes created after the best node: how long the search has gone without a new best.
+
+        Counted by id, so it is a function of the nodes alone (a resumed tree agrees);
+        with no valid node yet, every scored node counts.
+        """
+        if self.best_id is None:
+            return len(self._scored_ids)
+        return len(self._scored_ids) - bisect.bisect_right(self._scored_ids, self.best_id)
+
+    def scored_count(self) -> int:
+        """Finished, judged, unpruned nodes."""
+        return len(self._scored_ids)
+
     def rank(self, metric: float) -> float:
         """Where ``metric`` stands among valid unpruned metrics: 0 = worst, 1 = best.
 
@@ -455,7 +486,7 @@ class SearchTree:
                                prior=n.prior, exhausted=n.exhausted))
         out: list[str] = []
         for name in ("best_id", "buggy_leaves", "in_flight", "num_drafts", "num_valid", "visits", "valid_count",
-                     "_keys"):
+                     "_keys", "_scored_ids"):
             if getattr(self, name) != getattr(fresh, name):
                 out.append(f"tree.{name}: {getattr(self, name)!r} != {getattr(fresh, name)!r}")
         for nid, n in self.nodes.items():

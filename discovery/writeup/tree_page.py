@@ -27,7 +27,7 @@ TAIL = 2000  # characters of stdout/stderr shown per node
 EMBED_BUDGET = 8_000_000  # bytes of plots embedded as data URIs, best nodes first
 COMPRESS_OVER = 1_000_000  # raw details bytes above which chunks are gzipped
 
-_OPS = ["draft", "improve", "debug", "tune", "ablate"]
+_OPS = ["draft", "improve", "debug", "tune", "ablate", "crossover"]
 _STATUSES = ["pending", "running", "good", "buggy", "flagged", "failed", "cancelled"]
 
 

@@ -35,7 +35,8 @@ def variant(lr: float, hidden: int, epochs: int = 300, crash: bool = False) -> s
 
 class Scientist:
     """Answers like a model would, by operator: a crashing draft, a draft without code, good drafts,
-    a fix for the crash, and improvements that widen the network."""
+    a fix for the crash, and improvements that widen the network (the second one repeats the
+    first, as models do, and is asked again)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -59,7 +60,9 @@ class Scientist:
                 return Reply(f"Remove the stray raise.\n```python\n{variant(0.3, 64, 600)}```")
             if "Task: propose ONE focused change" in text:
                 self.improves += 1
-                return Reply(f"Raise LR to 1.0.\n```python\n{variant(1.0, 64, 600)}```")
+                if self.improves <= 2:
+                    return Reply(f"Raise LR to 1.0.\n```python\n{variant(1.0, 64, 600)}```")
+                return Reply(f"Raise LR to 1.0 and widen.\n```python\n{variant(1.0, 128, 600)}```")
             if '"verdict"' in text:
                 return Reply('{"score": 7, "verdict": "valid", "issues": [], "summary": "Held-out split."}')
             if '"value"' in text:
@@ -95,6 +98,14 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         nodes = {n.id: n for n in store.nodes(run.id)}
         assert store.get_run(run.id).status == "finished" and len(nodes) == 6
         assert store.get_run(run.id).agent == "llm:openai/gpt-4o-mini"
+        # Node 1 is the idea's baseline as written, run without asking the model.
+        assert nodes[1].operator == "draft" and nodes[1].code == BASELINE and nodes[1].status == NodeStatus.good
+        assert not [c for c in calls if c.node_id == 1 and c.role == "draft"]
+        # The repeated improvement was not run: it was asked again and the new proposal ran.
+        codes = [n.code for n in nodes.values() if n.code]
+        assert len(codes) == len(set(codes)) and variant(1.0, 128, 600) in codes
+        events = [e for _, e in store.events(run.id)]
+        assert any(e.kind == "duplicate" and "repeats node" in e.message for e in events)
         failed = [n for n in nodes.values() if n.status == NodeStatus.failed]
         crashed = [n for n in nodes.values() if n.status == NodeStatus.buggy]
         assert len(failed) == 1 and "expansion failed: 2 replies without usable code" in failed[0].error
@@ -104,7 +115,7 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         assert fix[0].plan == "Remove the stray raise." and fix[0].params["HIDDEN"] == 64
         best = nodes[store.get_run(run.id).best_node_id]
         assert best.operator == "improve" and best.metric > 0.9 and best.params["LR"] == 1.0
-        assert (store.node_dir(run.id, best.id) / "experiment.py").read_text() == variant(1.0, 64, 600)
+        assert (store.node_dir(run.id, best.id) / "experiment.py").read_text() == best.code
 
         # Every call was handed over, tagged with its node, with tokens and a price.
         assert all(c.error is None and c.tokens_in > 0 and c.tokens_out > 0 and c.cost > 0 for c in calls)
@@ -113,7 +124,7 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
             by_node.setdefault(c.node_id, []).append(c.role)
         assert by_node[failed[0].id] == ["draft", "draft"]  # the reply without code, then the re-ask
         assert by_node[crashed[0].id] == ["draft"] and by_node[fix[0].id] == ["debug"]
-        assert set(by_node) == set(nodes)
+        assert set(by_node) == set(nodes) - {1}
         assert client.total_cost == pytest.approx(sum(c.cost for c in calls))
         # The rest went to the write-up at the end, which stores its own calls.
         report_calls = store.llm_calls(run.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,8 @@ def discover(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path) -> None:
     with ScriptedLLM(handler=Reviewing()) as server:
         done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/gpt-4o-mini",
-                        "--api-base", server.api_base, "--budget", "6", "--workers", "2", "--quiet", cwd=tmp_path)
+                        "--api-base", server.api_base, "--budget", "6", "--workers", "2", "--value-agent", "--quiet",
+                        cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "agent llm:openai/gpt-4o-mini" in done.stderr
     store = RunStore(tmp_path / "runs", readonly=True)
@@ -56,7 +58,10 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     assert {"draft", "debug", "improve", "review", "value_before", "value_after"} <= roles
     node_calls = [c for c in calls if c["node_id"] is not None]
     report_calls = [c for c in calls if c["node_id"] is None]  # the write-up and its review panel
-    assert all(c["node_id"] in nodes for c in node_calls) and report_calls
+    # A node dropped because the model only repeated experiments that already ran keeps its calls.
+    dropped = {int(m.group(1)) for _, e in store.events(run_id)
+               if e.kind == "exhausted" and (m := re.match(r"node (\d+) dropped", e.message))}
+    assert all(c["node_id"] in nodes or c["node_id"] in dropped for c in node_calls) and report_calls
     assert run.cost == pytest.approx(sum(c["cost"] for c in calls)) and run.cost > 0
     flagged = [n for n in nodes.values() if n.status == NodeStatus.flagged]
     assert flagged and all(n.params.get("LR") == 1.0 for n in flagged)

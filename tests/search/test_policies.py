@@ -42,7 +42,7 @@ def rng() -> random.Random:
 # -- the registry ----------------------------------------------------------------------------
 
 def test_registry_builds_each_policy_with_the_params_it_knows():
-    assert set(POLICIES) == {"mcts", "greedy", "bfts"}
+    assert set(POLICIES) == {"adaptive", "mcts", "greedy", "bfts", "drafts"}
     for name in POLICIES:
         policy = make_policy(name, num_drafts=5, debug_prob=0.25, max_debug_depth=2, c_puct=0.7)
         assert policy.name == name
@@ -54,7 +54,10 @@ def test_registry_builds_each_policy_with_the_params_it_knows():
         make_policy("uct")
 
 
-@pytest.mark.parametrize("name", POLICIES)
+SEARCHING = [p for p in POLICIES if p != "drafts"]  # drafts is the no-search baseline
+
+
+@pytest.mark.parametrize("name", SEARCHING)
 def test_every_policy_drafts_first_and_stops_when_nothing_is_left(name: str):
     policy, b = make_policy(name, num_drafts=3), Builder()
     for _ in range(3):
@@ -70,7 +73,18 @@ def test_every_policy_drafts_first_and_stops_when_nothing_is_left(name: str):
     assert policy.select(empty.tree, rng()) is None
 
 
-@pytest.mark.parametrize("name", POLICIES)
+def test_the_drafts_baseline_only_drafts():
+    policy, b = make_policy("drafts"), Builder()
+    for _ in range(5):
+        b.apply(policy.select(b.tree, rng()))
+    b.tree.update(1, status="good", metric=1.0)
+    b.tree.update(2, status="buggy")
+    assert policy.select(b.tree, rng()) == Action("draft")
+    b.tree.drafts_exhausted = True
+    assert policy.select(b.tree, rng()) is None
+
+
+@pytest.mark.parametrize("name", SEARCHING)
 def test_no_policy_expands_pruned_flagged_or_at_limit_nodes(name: str):
     policy, b = make_policy(name, num_drafts=1, debug_prob=1.0, max_debug_depth=1), Builder()
     top = b.add(metric=0.9)

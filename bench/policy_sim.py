@@ -1,0 +1,151 @@
+"""A fast twin of one agent-path run, for trying policies: no HTTP, no processes, no store.
+
+It drives a policy through ``SearchTree`` exactly as the engine does (select -> pending
+node -> the node runs for a while with K workers -> finished), and asks the same scripted
+scientist (bench/scientist.py) for each node's configuration, directly instead of through
+prompts. It mirrors the engine's rules that matter to a policy: the baseline first,
+duplicates re-asked and then dropped, an operator with nothing left dropping its node and
+marking its parent exhausted, the value agent's estimate as the node's prior.
+
+It is a tool for exploring on the *tuning* families only; every number we report comes
+from the real agent path (bench/search_quality.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+for p in (str(HERE), str(HERE.parent)):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from landscapes import Landscape, make  # noqa: E402
+from scientist import Move, Scientist  # noqa: E402
+
+from search.tree import SearchTree, TreeNode  # noqa: E402
+
+_ASKS = 3  # the engine asks the agent at most this many times for a proposal that is not a duplicate
+
+
+@dataclass
+class SimNode:
+    cfg: dict[str, Any]
+    bug: int | None
+    operator: str
+    parent: int | None
+    error: str = ""
+    metric: float | None = None
+
+
+@dataclass
+class SimOutcome:
+    curve: list[float]
+    operators: dict[str, int] = field(default_factory=dict)
+    dropped: int = 0
+
+    def at(self, budget: int) -> float:
+        return self.curve[min(budget, len(self.curve)) - 1] if self.curve else 0.0
+
+
+def simulate(policy: Any, family: str, seed: int, *, budget: int, workers: int = 1, baseline: bool | None = None,
+             value: bool = True, land: Landscape | None = None) -> SimOutcome:
+    """Run ``policy`` for ``budget`` nodes on one landscape; the curve of the chosen node's true value."""
+    land = land or make(family, seed)
+    sci = Scientist(land, seed)
+    rng = random.Random(seed)
+    tree = SearchTree("maximize", max_debug_depth=getattr(policy, "max_debug_depth", 3))
+    tree.budget = budget
+    base = (seed % 2 == 0) if baseline is None else baseline
+    nodes: dict[int, SimNode] = {}
+    seen: set[str] = set()
+    heap: list[tuple[float, int]] = []
+    now = 0.0
+    next_id = 1
+    spent = 0
+    out = SimOutcome(curve=[])
+    while True:
+        while len(heap) < workers and spent < budget:
+            action = policy.select(tree, rng)
+            if action is None:
+                break
+            node_id = next_id
+            next_id += 1
+            parent = action.parent_id
+            tree.add(TreeNode(id=node_id, parent_id=parent, operator=action.operator, status="pending",
+                              depth=0 if parent is None else tree.nodes[parent].depth + 1,
+                              debug_depth=(tree.nodes[parent].debug_depth + 1) if action.operator == "debug" else 0))
+            move = None
+            for _ in range(_ASKS):
+                move = _propose(sci, land, action, nodes, base, node_id == 1)
+                if move is None or _key(move) not in seen:
+                    break
+                move = None if _ASKS == 1 else move
+            if move is None or _key(move) in seen:
+                tree.remove(node_id)
+                tree.mark_exhausted(parent, action.operator)
+                out.dropped += 1
+                continue
+            seen.add(_key(move))
+            nodes[node_id] = SimNode(move.cfg, move.bug, action.operator, parent)
+            out.operators[action.operator] = out.operators.get(action.operator, 0) + 1
+            if value:
+                prior = sci.estimate(move.cfg, move.bug)
+                if prior is not None:
+                    tree.update(node_id, prior=prior)
+            tree.update(node_id, status="running")
+            spent += 1
+            heapq.heappush(heap, (now + rng.uniform(1.0, 3.0), node_id))
+        if not heap:
+            break
+        now, node_id = heapq.heappop(heap)
+        node = nodes[node_id]
+        crash = node.bug is not None or land.crashes(land.coords(node.cfg))
+        if crash:
+            node.error = "diverged" if node.bug is None else "NameError"
+            tree.update(node_id, status="buggy", metric=None)
+        else:
+            node.metric = land.value(node.cfg) + rng.gauss(0, land.noise)
+            tree.update(node_id, status="good", metric=node.metric)
+        best = tree.best_id
+        out.curve.append(land.value(nodes[best].cfg) if best is not None else 0.0)
+    return out
+
+
+def _key(move: Move) -> str:
+    return repr(sorted(move.cfg.items())) + f"|{move.bug}"
+
+
+def _propose(sci: Scientist, land: Landscape, action: Any, nodes: dict[int, SimNode], base: bool,
+             first: bool) -> Move | None:
+    if base and first and action.operator == "draft":
+        return Move(land.config(land.conventional), None, "the baseline as written")
+    op = action.operator
+    parent = nodes.get(action.parent_id) if action.parent_id is not None else None
+    if op == "draft":
+        return sci.draft(land.config(land.conventional) if base else None)
+    assert parent is not None
+    if op == "debug":
+        return sci.debug(parent.cfg, parent.bug, parent.error)
+    if op == "tune":
+        return sci.tune(parent.cfg, _done(nodes, action.parent_id, "tune"))
+    if op == "ablate":
+        return sci.ablate(parent.cfg, _done(nodes, action.parent_id, "ablate"))
+    if op == "crossover":
+        partner = nodes[action.partner_id]
+        return sci.crossover(parent.cfg, partner.cfg)
+    return sci.improve(parent.cfg)
+
+
+def _done(nodes: dict[int, SimNode], parent_id: int, op: str) -> set[str]:
+    parent = nodes[parent_id]
+    out = set()
+    for n in nodes.values():
+        if n.parent == parent_id and n.operator == op:
+            out |= {k.lower() for k in n.cfg if n.cfg[k] != parent.cfg.get(k)}
+    return out

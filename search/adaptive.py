@@ -1,0 +1,141 @@
+"""The default policy: exploit like AIDE's greedy while it pays, widen when the best stalls.
+
+At the budgets people use (20-100 nodes) hill-climbing on the best node is hard to beat
+when improvements keep coming, and loses when the search is stuck on a plateau or a
+local optimum. This policy does both, switching on evidence from the tree:
+
+1. Drafts first (``num_drafts``, the baseline counting as one).
+2. Debug: with ``debug_prob``, repair a buggy leaf at random, as AIDE does (picking the
+   one under the best node instead measured worse with several workers: it crowds them all
+   around one node).
+3. Exploit: improve the best node.
+4. Widen when stalled: once ``stall`` scored nodes have come after the best one without
+   beating it, a share ``explore`` of the selections try something else: a new draft, the
+   best node of another draft's branch, or a crossover of the best node with that one;
+   and the best node itself is tuned (one hyperparameter at a time) instead of improved.
+5. Ablate near the end: with ``ablate_share`` of the budget left, ablate the best node
+   once, so the write-up can say which part of it mattered.
+
+It keeps no state: every decision is a function of the tree (its counts are by node id,
+so a resumed tree decides the same way) and the ``rng``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from search.policy import Action
+from search.tree import SearchTree, TreeNode
+
+
+@dataclass
+class AdaptivePolicy:
+    """Greedy exploitation with stagnation-triggered widening (see the module docstring)."""
+
+    num_drafts: int = 3
+    debug_prob: float = 0.5
+    max_debug_depth: int = 3
+    stall: int = 8  # scored nodes after the best without beating it before widening
+    explore: float = 0.7  # share of selections that widen while stalled
+    ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
+    crossover: bool = True
+    nurture: int = 0  # improvements a young branch gets while widening before it must compete (0: none)
+    name: str = "adaptive"
+
+    def select(self, tree: SearchTree, rng: random.Random) -> Action | None:
+        """The next action (see the module docstring)."""
+        tree.set_limits(max_debug_depth=self.max_debug_depth, patience=None)
+        can_draft = not tree.drafts_exhausted
+        if can_draft and tree.num_drafts < self.num_drafts:
+            return Action("draft")
+        best = tree.best_open()
+        if best is None:
+            target = _debug_target(tree, rng)
+            if target is not None and (rng.random() < self.debug_prob or not can_draft):
+                return Action("debug", target)
+            return Action("draft") if can_draft else None
+        ablation = self._ablation(tree, best)
+        if ablation is not None:
+            return ablation
+        if rng.random() < self.debug_prob:
+            target = _debug_target(tree, rng)
+            if target is not None:
+                return Action("debug", target)
+        if tree.since_best() >= self.stall and rng.random() < self.explore:
+            action = self._widen(tree, rng, best, can_draft)
+            if action is not None:
+                return action
+        return Action("improve", best.id)
+
+    # -- the pieces ------------------------------------------------------------------------------
+
+    def _widen(self, tree: SearchTree, rng: random.Random, best: TreeNode, can_draft: bool) -> Action | None:
+        young = self._young(tree, best)
+        if young is not None:
+            return Action("improve", young.id)
+        other = _best_elsewhere(tree, best)
+        roll = rng.random()
+        if roll < 0.25 and not _has_child(tree, best, "tune") and "tune" not in best.done_ops:
+            return Action("tune", best.id)
+        if roll < 0.5 and other is not None:
+            if self.crossover and rng.random() < 0.5 and "crossover" not in best.done_ops:
+                return Action("crossover", best.id, other.id)
+            return Action("improve", other.id)
+        if can_draft:
+            return Action("draft")
+        return Action("improve", other.id) if other is not None else None
+
+    def _young(self, tree: SearchTree, best: TreeNode) -> TreeNode | None:
+        """The best node of the newest branch that works but has had fewer than ``nurture`` tries.
+
+        A new draft rarely beats a branch that was climbed for a while; it gets a few
+        improvements of its own first, so that a better hill found late can show itself.
+        """
+        for root_id in reversed(tree.roots):
+            root = tree.nodes[root_id]
+            if root_id == best.root_id or root.closed or not root.valid_count:
+                continue
+            if root.visits > self.nurture or root.inflight_count:
+                return None
+            return _best_in(tree, root)
+        return None
+
+    def _ablation(self, tree: SearchTree, best: TreeNode) -> Action | None:
+        if not tree.budget or self.ablate_share <= 0:
+            return None
+        left = tree.budget - len(tree.nodes)
+        if left <= 0 or left > max(1.0, self.ablate_share * tree.budget) or tree.budget < 15:
+            return None
+        if _has_child(tree, best, "ablate") or best.operator == "ablate" or "ablate" in best.done_ops:
+            return None
+        return Action("ablate", best.id)
+
+
+def _debug_target(tree: SearchTree, rng: random.Random) -> int | None:
+    """A debuggable buggy leaf, at random (None when there is none)."""
+    leaves = sorted(i for i in tree.buggy_leaves if tree.debuggable(tree.nodes[i]))
+    return rng.choice(leaves) if leaves else None
+
+
+def _has_child(tree: SearchTree, node: TreeNode, operator: str) -> bool:
+    return any(tree.nodes[c].operator == operator for c in node.children)
+
+
+def _best_in(tree: SearchTree, root: TreeNode) -> TreeNode | None:
+    """The best open valid node of a small subtree (a scan: only used on young branches)."""
+    found, stack = None, [root.id]
+    while stack:
+        node = tree.nodes[stack.pop()]
+        stack.extend(node.children)
+        if tree.open_valid(node) and (found is None or tree.better(node.metric, found.metric)):  # type: ignore[arg-type]
+            found = node
+    return found
+
+
+def _best_elsewhere(tree: SearchTree, best: TreeNode) -> TreeNode | None:
+    """The best open node outside the best node's draft branch."""
+    for node in tree.ranked():
+        if node.root_id != best.root_id and not node.exhausted:
+            return node
+    return None
