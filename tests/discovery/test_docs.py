@@ -43,6 +43,7 @@ SKIP = [
     (r"^discover clean$", "removes the containers of every run on this machine, other processes' too"),
     (r"LLMConfig|ScriptedLLM|LLMAgent", "needs a language model (tests/llm_server.py scripts one in tests)"),
     (r"RayWorkspace", "needs a Ray cluster"),
+    (r"LiteratureClient", "asks the literature services: needs the network (tests/literature_server.py stands in)"),
 ]
 
 _FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.M | re.S)
