@@ -26,6 +26,9 @@ class ExecRequest(BaseModel):
     node_id: int
     workdir: Path
     code: str
+    # The file ``code`` is written to and run as; another name (the held-out script's
+    # ``holdout.py``) leaves an ``experiment.py`` already in the folder untouched.
+    script: str = Field(default=SCRIPT_NAME, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
     time_limit: float = Field(gt=0)
     output_cap: int = 1_000_000  # bytes kept of each stream
     data: list[str] = Field(default_factory=list)  # host paths, exposed read-only under data/
@@ -133,7 +136,7 @@ def list_artifacts(workdir: Path) -> list[str]:
 def prepare_workdir(request: ExecRequest) -> None:
     """Create the node folder, write the script and link the data read-only by path."""
     request.workdir.mkdir(parents=True, exist_ok=True)
-    (request.workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+    (request.workdir / request.script).write_text(request.code, encoding="utf-8")
     stale = request.workdir / METRICS_FILE
     if stale.exists():
         stale.unlink()

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from workspace.base import (
-    SCRIPT_NAME,
     CappedBuffer,
     ExecRequest,
     ExecResult,
@@ -73,7 +72,7 @@ class LocalWorkspace:
         prepare_workdir(request)
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
         proc = await asyncio.create_subprocess_exec(
-            self.python, SCRIPT_NAME,
+            self.python, request.script,
             cwd=request.workdir,
             env=node_environment(request),
             stdin=asyncio.subprocess.DEVNULL,
