@@ -13,7 +13,6 @@ import math
 from collections.abc import Sequence
 
 KILL_GRACE = 2.0  # seconds to stop the nodes still running when the search ends (SIGTERM, then SIGKILL)
-REPORT_SHARE = 0.05  # of --time kept for a model-free report
 REPORT_SHARE_MODEL = 0.1  # of --time kept for a report a model writes and reviews
 REPORT_CAP_MODEL = 300.0  # seconds: a model write-up and panel need no more than this
 END_SHARE = 0.5  # the end of the run never takes more than this share of --time from the search
@@ -24,16 +23,21 @@ _RUN_OVERHEAD = 1.0  # seconds per re-run to start and stop it
 
 def render_seconds(nodes: int) -> float:
     """Seconds a model-free report of a run with ``nodes`` nodes takes to write (measured: about
-    3 s for 20 nodes on 2 busy cores, most of it importing matplotlib)."""
-    return 4.0 + 0.002 * nodes
+    3 s for 20 nodes on 2 cores, 8 s when they are busy; most of it drawing the figures)."""
+    return 5.0 + 0.002 * nodes
+
+
+def assemble_seconds(nodes: int) -> float:
+    """Seconds to put a report together once its figures and text exist (tree page, HTML, LaTeX)."""
+    return 1.0 + 0.001 * nodes
 
 
 def report_reserve(time_limit: float, *, with_model: bool, nodes: int) -> float:
-    """Seconds of ``time_limit`` kept for stopping the last nodes and writing the report."""
-    floor = render_seconds(nodes) + KILL_GRACE
+    """Seconds at the end of ``time_limit`` kept for writing the report."""
+    floor = render_seconds(nodes)
     if with_model:
-        return min(REPORT_SHARE_MODEL * time_limit, REPORT_CAP_MODEL + floor)
-    return min(REPORT_SHARE * time_limit, floor)
+        return max(floor, min(REPORT_SHARE_MODEL * time_limit, REPORT_CAP_MODEL))
+    return floor
 
 
 def final_reserve(exec_seconds: Sequence[float | None], *, seeds: int, workers: int, holdout: bool) -> float:
@@ -47,5 +51,6 @@ def final_reserve(exec_seconds: Sequence[float | None], *, seeds: int, workers: 
 
 
 def end_reserve(time_limit: float, report: float, final: float) -> float:
-    """The part of ``time_limit`` the search leaves to the end of the run."""
-    return min(report + final, END_SHARE * time_limit)
+    """The part of ``time_limit`` the search leaves to the end of the run: stopping the nodes
+    still running, the final selection and the report, at most ``END_SHARE`` of it."""
+    return min(KILL_GRACE + final + report, END_SHARE * time_limit)

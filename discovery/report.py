@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discovery.limits import MIN_MODEL_SECONDS, render_seconds
+from discovery.limits import MIN_MODEL_SECONDS, assemble_seconds, render_seconds
 from discovery.writeup.facts import Facts, best_so_far, collect, digest, ranked
 from runs.models import Run
 from runs.store import RunStore
@@ -81,14 +81,17 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         facts = collect(store, run_id)
         out = facts.run_dir / "report"
         out.mkdir(parents=True, exist_ok=True)
-        figures = make_figures(facts, out)
-        plots = copy_best_plots(facts, out)
+        # Drawing the figures is most of a model-free report's time: past the deadline, none.
+        rushed = deadline is not None and deadline - time.time() < render_seconds(len(facts.nodes))
+        figures = [] if rushed else make_figures(facts, out)
+        plots = [] if rushed else copy_best_plots(facts, out)
         checklist = run_checklist(facts.run.idea, facts.nodes, facts.best, claimed_best_id=facts.run.best_node_id,
                                   repeats={k: r.values for k, r in facts.repeats.items()}, holdout=facts.holdout)
         previous = reviews.load(out, store, run_id)
         config = None if offline else (llm if llm is not None else llm_config_for(facts.run))
         limit = max_cost if max_cost is not None else facts.run.config.max_cost
-        model_deadline = None if deadline is None else deadline - render_seconds(len(facts.nodes))
+        # The model gets what is left once the figures are drawn, less the time to put the report together.
+        model_deadline = None if deadline is None else deadline - assemble_seconds(len(facts.nodes))
 
         def body(prose: Any) -> Any:
             return compose.build(facts, prose, figures, plots)
@@ -102,6 +105,9 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         else:
             written = _run(_with_model(config, on_call, root, facts, out, body, checklist, previous, panel,
                                        reviewers, refresh, _Limits(limit, model_deadline)))
+        if rushed:
+            written.prose.notes.append("the run's --time limit left too little time to draw the figures "
+                                       "(`discover report` draws them)")
         doc = body(written.prose)
         text = to_markdown(doc)
         review = reviews.new_review(run_id, text, checklist, written.panel, written.panel_error,

@@ -374,7 +374,8 @@ class RunStore:
 
     def mark_killed(self, run_id: str, node_ids: Iterable[int], *, elapsed: float, reason: str,
                     wait: float = 0.5) -> None:
-        """On a hard exit: the nodes in flight cancelled, the run stopped, in one transaction.
+        """On a hard exit: the nodes in flight cancelled, the run stopped (a run whose search had
+        ended keeps its status: only its report is missing), in one transaction.
 
         Waits at most ``wait`` seconds for another writer, then raises sqlite3.OperationalError:
         a process that must exit now cannot wait the usual 30 s (a resume repairs the rest).
@@ -389,8 +390,9 @@ class RunStore:
                     "where run_id = ? and id = ? and status in (?, ?)",
                     [(NodeStatus.cancelled.value, reason, now, now, run_id, i, NodeStatus.pending.value,
                       NodeStatus.running.value) for i in ids])
-                self.db.execute("update runs set status = 'stopped', pid = null, elapsed = ?, finished_at = ? "
-                                "where id = ?", [elapsed, now, run_id])
+                self.db.execute("update runs set status = 'stopped', elapsed = ?, finished_at = ? "
+                                "where id = ? and status = 'running'", [elapsed, now, run_id])
+                self.db.execute("update runs set pid = null where id = ?", [run_id])
                 self.db["events"].insert(Event(run_id=run_id, ts=now, kind="run_killed", message=reason).model_dump())
         finally:
             self.db.execute("PRAGMA busy_timeout = 30000")
