@@ -204,6 +204,7 @@ async def run_async(store: RunStore, run: Run, progress: Progress | None = None,
 
 
 async def _search(store: RunStore, run: Run, progress: Progress | None, handle_signals: bool) -> RunResult:
+    began = time.monotonic()  # --time counts from here: loading the orchestrator and the workspace too
     from discovery.engine import Engine
     from discovery.graph import run_loop
     from search.policy import make_policy
@@ -227,7 +228,7 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
 
         clean(run.id)  # containers a crashed earlier session of this run left behind
     engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
-                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share)
+                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, started=began)
     engine.progress.message(f"discover: {workspace.name} workspace" + (
         f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus is not None and gpus.ids and share else ""))
     client = getattr(engine.agent, "client", None)

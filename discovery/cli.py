@@ -11,6 +11,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents.llm import LLMConfig
+    from runs.models import RunConfig
 
 DEFAULT_RUNS_DIR = "runs"
 
@@ -240,7 +245,7 @@ def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 
     return with_model(config, llm)
 
 
-def _price_notice(llm, config) -> None:  # noqa: ANN001 - an LLMConfig and a RunConfig
+def _price_notice(llm: LLMConfig, config: RunConfig) -> None:
     """One line when a model has no known price (with --max-cost that is an error, in preflight)."""
     from agents.llm import unpriced_models
 

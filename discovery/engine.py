@@ -45,6 +45,7 @@ class NodeWork:
     flagged: str | None = None  # why a reviewer judged the result invalid
     metric_source: str | None = None  # "llm" when a model read the metric from the output
     value: float | None = None  # the value agent's latest estimate
+    cut: bool = False  # never expanded because the run hit a limit: cancelled, not failed
 
 
 @dataclass

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from discovery.limits import MIN_MODEL_SECONDS, assemble_seconds, render_seconds
+from discovery.limits import MIN_MODEL_SECONDS, assemble_seconds
 from discovery.writeup.facts import Facts, best_so_far, collect, digest, ranked
 from runs.models import Run
 from runs.store import RunStore
 
 __all__ = ["best_so_far", "llm_config_for", "ranked", "write_report"]
 PROSE_CACHE = "prose.json"
+_MATPLOTLIB_SECONDS = 2.0  # importing matplotlib before the first figure
 GROUNDING_FILE = "grounding.json"
 
 
@@ -81,10 +82,14 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         facts = collect(store, run_id)
         out = facts.run_dir / "report"
         out.mkdir(parents=True, exist_ok=True)
-        # Drawing the figures is most of a model-free report's time: past the deadline, none.
-        rushed = deadline is not None and deadline - time.time() < render_seconds(len(facts.nodes))
-        figures = [] if rushed else make_figures(facts, out)
+        # Drawing the figures is most of a model-free report's time: none is started once only
+        # the time to put the report together is left.
+        figure_deadline = None if deadline is None else deadline - assemble_seconds(len(facts.nodes))
+        skipped: list[str] = []
+        rushed = figure_deadline is not None and figure_deadline - time.time() < _MATPLOTLIB_SECONDS
+        figures = [] if rushed else make_figures(facts, out, deadline=figure_deadline, skipped=skipped)
         plots = [] if rushed else copy_best_plots(facts, out)
+        rushed = rushed or bool(skipped)
         checklist = run_checklist(facts.run.idea, facts.nodes, facts.best, claimed_best_id=facts.run.best_node_id,
                                   repeats={k: r.values for k, r in facts.repeats.items()}, holdout=facts.holdout)
         previous = reviews.load(out, store, run_id)
@@ -106,7 +111,7 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
             written = _run(_with_model(config, on_call, root, facts, out, body, checklist, previous, panel,
                                        reviewers, refresh, _Limits(limit, model_deadline)))
         if rushed:
-            written.prose.notes.append("the run's --time limit left too little time to draw the figures "
+            written.prose.notes.append("the run's --time limit left too little time to draw every figure "
                                        "(`discover report` draws them)")
         doc = body(written.prose)
         text = to_markdown(doc)

@@ -99,7 +99,7 @@ json.dump({"score": -abs(experiment.X - 3), "gpus": os.environ["CUDA_VISIBLE_DEV
 """
 
 
-def gpu_engine(tmp_path: Path, space: str, **config):  # noqa: ANN003, ANN201 - an Engine
+def gpu_engine(tmp_path: Path, space: str, **config: object) -> Engine:
     from agents.offline import OfflineAgent
     from discovery.api import create_run
     from discovery.idea import load_idea
