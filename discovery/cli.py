@@ -150,6 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"discover: error: {message}", file=sys.stderr)
         return 2
+    finally:
+        if argv is None:
+            # The process ends next. Collecting everything litellm and langgraph allocated took
+            # 9 s on two busy cores (0.4 s frozen), for objects that die with the process anyway.
+            import gc
+
+            gc.freeze()
 
 
 def _open_store(args: argparse.Namespace, *, readonly: bool = False):  # noqa: ANN202 - a RunStore

@@ -157,7 +157,7 @@ def test_time_bounds_a_run_whose_model_writes_slowly(tmp_path: Path) -> None:
     # From the moment the run is stored to the last file of its report (the process's own start,
     # importing litellm, is not part of the run), then the interpreter's exit.
     assert report.stat().st_mtime - began <= 20 + 1.0, report.stat().st_mtime - began
-    assert exited - began <= 20 + 10.0
+    assert exited - began <= 20 + 3.0, exited - began
     assert store.get_run(run_id).status == "finished"
     assert "--time limit left too little time for the model" in report.read_text()
     store.close()
