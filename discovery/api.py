@@ -204,10 +204,11 @@ async def run_async(store: RunStore, run: Run, progress: Progress | None = None,
 
 
 async def _search(store: RunStore, run: Run, progress: Progress | None, handle_signals: bool) -> RunResult:
-    began = time.monotonic()  # --time counts from here: loading the orchestrator and the workspace too
     from discovery.engine import Engine
     from discovery.graph import run_loop
     from search.policy import make_policy
+
+    began = time.monotonic()  # --time counts from here, setting up the workspace included
 
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
