@@ -22,14 +22,16 @@ _RUN_OVERHEAD = 1.0  # seconds per re-run to start and stop it
 
 
 def render_seconds(nodes: int) -> float:
-    """Seconds a model-free report of a run with ``nodes`` nodes takes to write (measured: about
-    3 s for 20 nodes on 2 cores, 8 s when they are busy; most of it drawing the figures)."""
-    return 5.0 + 0.002 * nodes
+    """Seconds a model-free report of a run with ``nodes`` nodes takes to write. Measured on 2
+    busy cores: 8 s for 20 nodes, 7.6 s for 1,000, 32 s for 10,000 (bench/report_scale.py);
+    about 3 s for 20 nodes when the cores are free. Most of it is drawing the figures."""
+    return 5.0 + 0.003 * nodes
 
 
 def assemble_seconds(nodes: int) -> float:
-    """Seconds to put a report together once its figures and text exist (tree page, HTML, LaTeX)."""
-    return 1.0 + 0.001 * nodes
+    """Seconds to put a report together once its figures and text exist (tree page, HTML, LaTeX):
+    the tree page alone took 8 s for 10,000 nodes on 2 busy cores."""
+    return 1.0 + 0.0015 * nodes
 
 
 def report_reserve(time_limit: float, *, with_model: bool, nodes: int) -> float:

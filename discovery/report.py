@@ -157,7 +157,8 @@ def _held_back(run: Run, interrupted: bool, max_cost: float | None, model_deadli
     if interrupted:
         return "the run was interrupted (`discover report` asks the model afterwards)"
     if max_cost is not None and run.cost >= max_cost:
-        return f"the run's cost limit (${max_cost:g}) was reached (${run.cost:.4f} spent)"
+        return (f"the run's cost limit (${max_cost:g}) was reached (${run.cost:.4f} spent; "
+                "`discover report --max-cost` raises it)")
     if model_deadline is not None and model_deadline - time.time() < MIN_MODEL_SECONDS:
         return "the run's --time limit left too little time for the model"
     return None
