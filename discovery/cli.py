@@ -355,6 +355,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         config = _configure_model(args, run.config)
         llm = LLMConfig.model_validate(config.llm) if config.llm else None
+    elif not args.offline and args.price_in is not None and args.price_out is not None:
+        from discovery.report import llm_config_for
+
+        own = llm_config_for(run)  # the run's own model, priced anew
+        llm = own.model_copy(update={"price_in": args.price_in, "price_out": args.price_out}) if own else None
     print(write_report(args.runs_dir, run_id, llm=llm, panel=not args.no_panel, reviewers=args.reviewers,
                        refresh=args.refresh, offline=args.offline, max_cost=args.max_cost))
     return 0

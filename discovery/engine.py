@@ -80,6 +80,7 @@ class Engine:
     gpu_share: float = 0.0  # GPUs each node takes (fractions share one GPU)
     llm: Any = None  # agents.llm.LLMClient when a model is configured: value agent, reviewers, metric reader
     side_workspaces: list[Any] = field(default_factory=list)  # others that ran something (killed on a hard exit)
+    final_estimate: tuple[float, float] = (float("-inf"), 0.0)  # (when, seconds) the final selection needs
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -131,12 +132,17 @@ class Engine:
     def _final_reserve(self) -> float:
         if not (self.config.final_seeds or self.idea.has_holdout):
             return 0.0
+        now = time.monotonic()
+        if now - self.final_estimate[0] < _POLL_SECONDS:  # it sorts the valid nodes: not at every launch
+            return self.final_estimate[1]
         from discovery import limits
         from discovery.final import top_nodes
 
         top = top_nodes(self, self.config.final_top_k if self.config.final_seeds else 1)
-        return limits.final_reserve([n.exec_seconds for n in top], seeds=self.config.final_seeds,
-                                    workers=self.config.workers, holdout=self.idea.has_holdout)
+        seconds = limits.final_reserve([n.exec_seconds for n in top], seeds=self.config.final_seeds,
+                                       workers=self.config.workers, holdout=self.idea.has_holdout)
+        self.final_estimate = (now, seconds)
+        return seconds
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
