@@ -149,8 +149,8 @@ async def final_selection(engine: Engine, deadline: float | None = None) -> int 
         evaluation = await _holdout_run(engine, engine.nodes[best], deadline)
         if evaluation is not None:
             engine.store.save_evaluation(evaluation)
-            shown = evaluation.metric if evaluation.metric is not None else f"{evaluation.status.value}: " \
-                f"{(evaluation.error or '').splitlines()[0][:200] if evaluation.error else ''}"
+            why = (evaluation.error or "").splitlines()[0][:200] if evaluation.error else ""
+            shown = evaluation.metric if evaluation.metric is not None else f"{evaluation.status.value}: {why}"
             engine.store.add_event(engine.run.id, "holdout", f"node {best}: {shown}", best)
     return best
 
