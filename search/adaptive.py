@@ -40,7 +40,6 @@ class AdaptivePolicy:
     explore: float = 0.7  # share of selections that widen while stalled
     ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
     crossover: bool = True
-    nurture: int = 0  # improvements a young branch gets while widening before it must compete (0: none)
     name: str = "adaptive"
 
     def select(self, tree: SearchTree, rng: random.Random) -> Action | None:
@@ -71,9 +70,6 @@ class AdaptivePolicy:
     # -- the pieces ------------------------------------------------------------------------------
 
     def _widen(self, tree: SearchTree, rng: random.Random, best: TreeNode, can_draft: bool) -> Action | None:
-        young = self._young(tree, best)
-        if young is not None:
-            return Action("improve", young.id)
         other = _best_elsewhere(tree, best)
         roll = rng.random()
         if roll < 0.25 and not _has_child(tree, best, "tune") and "tune" not in best.done_ops:
@@ -85,21 +81,6 @@ class AdaptivePolicy:
         if can_draft:
             return Action("draft")
         return Action("improve", other.id) if other is not None else None
-
-    def _young(self, tree: SearchTree, best: TreeNode) -> TreeNode | None:
-        """The best node of the newest branch that works but has had fewer than ``nurture`` tries.
-
-        A new draft rarely beats a branch that was climbed for a while; it gets a few
-        improvements of its own first, so that a better hill found late can show itself.
-        """
-        for root_id in reversed(tree.roots):
-            root = tree.nodes[root_id]
-            if root_id == best.root_id or root.closed or not root.valid_count:
-                continue
-            if root.visits > self.nurture or root.inflight_count:
-                return None
-            return _best_in(tree, root)
-        return None
 
     def _ablation(self, tree: SearchTree, best: TreeNode) -> Action | None:
         if not tree.budget or self.ablate_share <= 0:
@@ -120,17 +101,6 @@ def _debug_target(tree: SearchTree, rng: random.Random) -> int | None:
 
 def _has_child(tree: SearchTree, node: TreeNode, operator: str) -> bool:
     return any(tree.nodes[c].operator == operator for c in node.children)
-
-
-def _best_in(tree: SearchTree, root: TreeNode) -> TreeNode | None:
-    """The best open valid node of a small subtree (a scan: only used on young branches)."""
-    found, stack = None, [root.id]
-    while stack:
-        node = tree.nodes[stack.pop()]
-        stack.extend(node.children)
-        if tree.open_valid(node) and (found is None or tree.better(node.metric, found.metric)):  # type: ignore[arg-type]
-            found = node
-    return found
 
 
 def _best_elsewhere(tree: SearchTree, best: TreeNode) -> TreeNode | None:
