@@ -138,10 +138,9 @@ def _leak_task(folder: Path, seed: int) -> tuple[Path, list[str]]:
     held = [v[0] for v in prepare(idea.task, folder.parent / "scratch" / "task", seed).val_answers.values()]
     markers = sorted(set(answers) | set(held))
     assert len(markers) == 28 and all(len(m) >= 8 for m in markers)
-    code = f"REVERSED = {[m[::-1] for m in markers]!r}\n" + PROBE
+    # SLOPE keeps the task's search space meaningful to the offline agent; the probe ignores it.
+    code = f"SLOPE = 1.0\nREVERSED = {[m[::-1] for m in markers]!r}\n" + PROBE
     (task / "baseline.py").write_text(code)
-    text = (task / "description.md").read_text()
-    (task / "description.md").write_text(text.replace("search_space:\n  SLOPE: [0.0, 1.0, 2.0, 3.0, 4.0]\n", ""))
     return task, markers
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -130,10 +131,13 @@ def check_invariants(store: RunStore, run_id: str, budget: int, kills: int) -> N
     run = store.get_run(run_id)
     nodes = store.nodes(run_id)
     assert run.status == "finished"
-    # Nothing lost, nothing doubled: the only unused ids are selections the agent had nothing for.
-    dropped = [e for _, e in store.events(run_id) if e.kind == "exhausted"]
+    # Nothing lost, nothing doubled: every id is a stored node or one the agent had nothing for
+    # (it repeated an experiment, or said so), and no id is used twice.
+    dropped = {int(m.group(1)) for _, e in store.events(run_id)
+               if e.kind == "exhausted" and (m := re.match(r"node (\d+) dropped", e.message))}
     ids = [n.id for n in nodes]
-    assert len(ids) == len(set(ids)) and max(ids) == len(ids) + len(dropped)
+    assert len(ids) == len(set(ids)) and not set(ids) & dropped
+    assert set(ids) | dropped == set(range(1, max(set(ids) | dropped) + 1))
     assert not [n for n in nodes if n.status in (NodeStatus.pending, NodeStatus.running)]
     assert sum(1 for n in nodes if n.status != NodeStatus.cancelled) == budget  # budget accounted once
     good = [n for n in nodes if n.status == NodeStatus.good]
