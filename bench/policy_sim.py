@@ -7,8 +7,14 @@ prompts. It mirrors the engine's rules that matter to a policy: the baseline fir
 duplicates re-asked and then dropped, an operator with nothing left dropping its node and
 marking its parent exhausted, the value agent's estimate as the node's prior.
 
-It is a tool for exploring on the *tuning* families only; every number we report comes
-from the real agent path (bench/search_quality.py).
+It is a tool for exploring on the *tuning* families only; the numbers we report come from
+the real agent path (bench/search_quality.py).
+
+    python bench/policy_sim.py --rows greedy adaptive "s12=adaptive:stall=12,explore=0.5"
+    python bench/policy_sim.py --workers 4 --seeds 100 --families fourier,mesa
+
+Each row is ``LABEL=POLICY:KEY=VALUE,...`` (or just a policy name); the first row is printed
+as mean ± s.e., the others as the paired difference from it on the same seeds.
 """
 
 from __future__ import annotations
@@ -149,3 +155,62 @@ def _done(nodes: dict[int, SimNode], parent_id: int, op: str) -> set[str]:
         if n.parent == parent_id and n.operator == op:
             out |= {k.lower() for k in n.cfg if n.cfg[k] != parent.cfg.get(k)}
     return out
+
+
+def _row(spec: str) -> tuple[str, str, dict[str, Any]]:
+    """``LABEL=POLICY:KEY=VALUE,...``, ``POLICY:KEY=VALUE,...`` or ``POLICY`` -> (label, policy, params)."""
+    head, _, assignments = spec.partition(":")
+    label, _, name = head.rpartition("=")
+    params: dict[str, Any] = {}
+    for pair in filter(None, assignments.split(",")):
+        key, value = pair.split("=")
+        params[key] = float(value) if "." in value else int(value)
+    return label or spec, name, params
+
+
+def _job(args: tuple) -> list[float]:
+    spec, family, seed, budgets, workers = args
+    from search.policy import make_policy
+
+    _, name, params = _row(spec)
+    value = params.pop("value", 1) != 0
+    out = simulate(make_policy(name, **params), family, seed, budget=max(budgets), workers=workers, value=value)
+    return [out.at(b) for b in budgets]
+
+
+def main() -> None:
+    import argparse
+    import math
+    import statistics
+    from concurrent.futures import ProcessPoolExecutor
+
+    from landscapes import TUNE_FAMILIES, TUNE_SEEDS
+
+    parser = argparse.ArgumentParser(description="Compare policies on the tuning families with the fast twin.")
+    parser.add_argument("--rows", nargs="+", default=["greedy", "adaptive"])
+    parser.add_argument("--families", default=",".join(TUNE_FAMILIES))
+    parser.add_argument("--seeds", type=int, default=60)
+    parser.add_argument("--first-seed", type=int, default=TUNE_SEEDS.start)
+    parser.add_argument("--budgets", default="20,30,50,100")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    budgets = [int(b) for b in args.budgets.split(",")]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for family in args.families.split(","):
+            print(f"\n{family}, K={args.workers}" + "".join(f"{b:>15}" for b in budgets))
+            ref: list[list[float]] | None = None
+            for spec in args.rows:
+                seeds = range(args.first_seed, args.first_seed + args.seeds)
+                res = list(pool.map(_job, [(spec, family, s, budgets, args.workers) for s in seeds]))
+                cells = []
+                for i in range(len(budgets)):
+                    v = [r[i] for r in res] if ref is None else [r[i] - q[i] for r, q in zip(res, ref)]
+                    mean, se = statistics.fmean(v), statistics.stdev(v) / math.sqrt(len(v))
+                    cells.append(f"{mean:8.3f} ±{se:.3f}" if ref is None else f"{mean:+8.3f} ±{se:.3f}")
+                ref = ref or res
+                print(f"{_row(spec)[0]:<14}" + "".join(f"{c:>15}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
