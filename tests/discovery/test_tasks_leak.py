@@ -125,7 +125,7 @@ test = open("data/test.csv").read().splitlines()[1:]
 with open("submission.csv", "w") as f:
     f.write("id,y\n" + "".join(line.split(",")[0] + ",0.25\n" for line in test))
 json.dump({"found": sorted(found), "read": len(read_ok), "denied": denied[0],
-           "read_own_data": any(p.endswith("public/train.csv") for p in read_ok),
+           "read_own_data": any(p.endswith("train.csv") for p in read_ok),
            "read_db": any(p.endswith("discover.db") for p in read_ok)}, open("found.json", "w"))
 '''
 
@@ -157,6 +157,8 @@ def _control(folder: Path, data: list[str]) -> dict:
     (folder / "data").mkdir(exist_ok=True)  # a Ray node ran elsewhere: its folder here has no data links
     for path in data:
         link = folder / "data" / Path(path).name
+        if link.is_symlink() and not link.exists():
+            link.unlink()  # a Docker node's link points into its container (/discover-data/...)
         if not link.is_symlink():
             link.symlink_to(path)
     done = subprocess.run([sys.executable, "experiment.py"], cwd=folder, capture_output=True, text=True, timeout=300)
@@ -239,7 +241,7 @@ def test_no_prompt_holds_an_answer_or_a_private_path(tmp_path: Path) -> None:
     from tests.llm_server import Reply, ScriptedLLM
 
     task, markers = _leak_task(tmp_path / "leak", seed=2)
-    (task / "baseline.py").write_text("import csv\nrows = list(csv.DictReader(open('data/test.csv')))\n"
+    (task / "baseline.py").write_text("SLOPE = 3.0\nimport csv\nrows = list(csv.DictReader(open('data/test.csv')))\n"
                                       "open('submission.csv', 'w').write('id,y\\n' + ''.join("
                                       "r['id'] + ',' + str(3 * float(r['x0'])) + '\\n' for r in rows))\n")
 
@@ -252,7 +254,11 @@ def test_no_prompt_holds_an_answer_or_a_private_path(tmp_path: Path) -> None:
         if '"value"' in text:
             return Reply('{"value": 0.5, "explanation": "ok"}')
         code = re.findall(r"```python\n(.*?)```", text, re.S)
-        return Reply(f"Use the baseline.\n```python\n{code[0]}```") if code else Reply(status=400)
+        if not code:
+            return Reply(status=400)
+        # Each answer changes the slope a little: the engine never runs the same experiment twice.
+        slope = 3.0 + 0.1 * len(server.requests)
+        return Reply(f"Use the baseline.\n```python\n{code[0].replace('SLOPE = 3.0', f'SLOPE = {slope:.1f}')}```")
 
     with ScriptedLLM(handler=model) as server:
         result = run(task, runs_dir=tmp_path / "runs", budget=2, workers=1, seed=2, workspace="local",
@@ -260,7 +266,8 @@ def test_no_prompt_holds_an_answer_or_a_private_path(tmp_path: Path) -> None:
         texts = [r.text() for r in server.requests]
     store = RunStore(tmp_path / "runs", readonly=True)
     assert {n.status for n in store.nodes(result.run_id)} == {NodeStatus.good}
-    assert len(texts) >= 6 and any("submission.csv" in t and "data/test.csv" in t for t in texts)
+    # The first node is the baseline (no model call); the model drafts and reviews the rest.
+    assert len(texts) >= 3 and any("submission.csv" in t and "data/test.csv" in t for t in texts)
     private = [str(task / "private"), "answers.csv", "val_answers", "mapping.csv", str(tmp_path / "runs")]
     for text in texts:
         assert not [m for m in markers if m in text]
