@@ -27,11 +27,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runs.models import RunConfig
+
 Role = Literal["code", "value", "review", "metric", "writeup"]
 ROLES: tuple[Role, ...] = ("code", "value", "review", "metric", "writeup")
-# The flag a user types to set each role's model (named in one-line errors).
-ROLE_FLAGS: dict[str, str] = {"code": "--model", "value": "--value-model", "review": "--review-model",
-                              "metric": "--metric-model", "writeup": "--writeup-model"}
+# The setting that names each role's model (``resolve``'s keys; the CLI shows them as its flags).
+ROLE_FIELDS: dict[str, str] = {"code": "model", "value": "value_model", "review": "review_model",
+                               "metric": "metric_model", "writeup": "writeup_model"}
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _PLACEHOLDER_KEY = "not-needed"  # local OpenAI-compatible servers accept any key, the SDK wants one
 _HARD_MARGIN = 5.0  # seconds past the request timeout before we abandon the call ourselves
@@ -57,7 +59,20 @@ class LLMError(Exception):
 
 
 class ModelCheckError(LLMError):
-    """The configured model cannot be used: unknown, no key, or refused. One line, names the flag."""
+    """The configured model cannot be used: unknown, no key, or refused. One line.
+
+    ``field`` is the setting at fault (``model``, ``review_model``... as ``LLMConfig.resolve``
+    names them); the message starts with it, and ``named`` puts a caller's name for it (a
+    command-line flag) in its place.
+    """
+
+    def __init__(self, field: str, rest: str) -> None:
+        super().__init__(f"{field}{rest}")
+        self.field, self.rest = field, rest
+
+    def named(self, names: Mapping[str, str]) -> str:
+        """The message with ``field`` shown as ``names[field]`` (itself when not there)."""
+        return f"{names.get(self.field, self.field)}{self.rest}"
 
 
 class LLMConfig(BaseModel):
@@ -108,15 +123,25 @@ class LLMConfig(BaseModel):
                 merged[key] = value
         if not merged.get("model"):
             if merged["models"]:
-                raise ModelCheckError(f"{ROLE_FLAGS[next(iter(merged['models']))]}: "
-                                      "a role model needs a default --model too")
+                raise ModelCheckError(ROLE_FIELDS[next(iter(merged["models"]))],
+                                      ": a role model needs a default model too")
             return None
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "llm"
-            raise ModelCheckError(f"llm config {where}: {err['msg']}") from None
+            raise ModelCheckError("llm config", f" {where}: {err['msg']}") from None
+
+
+def run_llm(config: RunConfig) -> LLMConfig | None:
+    """The model configuration a run's config holds (``RunConfig.llm``); None: the offline agent."""
+    return LLMConfig.model_validate(config.llm) if config.llm else None
+
+
+def with_llm(config: RunConfig, llm: LLMConfig | None) -> RunConfig:
+    """``config`` set to search with ``llm`` (None: the offline agent)."""
+    return config.model_copy(update={"llm": llm.model_dump() if llm is not None else None})
 
 
 class LLMCall(BaseModel):
@@ -294,28 +319,28 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
     litellm = _litellm()
     by_model: dict[str, str] = {}
     for role in ROLES:
-        by_model.setdefault(config.model_for(role), ROLE_FLAGS[role] if role in config.models else "--model")
-    for model, flag in by_model.items():
+        by_model.setdefault(config.model_for(role), ROLE_FIELDS[role] if role in config.models else "model")
+    for model, field in by_model.items():
         try:
             litellm.get_llm_provider(model=model, api_base=config.api_base)
         except Exception:  # noqa: BLE001 - litellm raises BadRequestError with a banner
-            raise ModelCheckError(
-                f"{flag} {model}: unknown model; name it as provider/model, e.g. openai/gpt-4o-mini, "
-                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME with --api-base)") from None
+            raise ModelCheckError(field, (
+                f" {model}: unknown model; name it as provider/model, e.g. openai/gpt-4o-mini, "
+                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME on an OpenAI-compatible API base)")) from None
         if config.api_key_env:
             if not os.environ.get(config.api_key_env):
-                raise ModelCheckError(f"{flag} {model}: the key variable {config.api_key_env} is not set")
+                raise ModelCheckError(field, f" {model}: the key variable {config.api_key_env} is not set")
         elif not config.api_base:
             missing = _missing_keys(model, None)
             if missing:
-                raise ModelCheckError(f"{flag} {model}: missing key, set {' or '.join(missing)}")
+                raise ModelCheckError(field, f" {model}: missing key, set {' or '.join(missing)}")
     if not probe:
         return
     # One attempt, short patience: a check should answer in seconds, not after minutes of backoff.
     quick = config.model_copy(update={"max_retries": min(config.max_retries, 1), "timeout": min(config.timeout, 60.0),
                                       "backoff": min(config.backoff, 1.0)})
     client = LLMClient(quick, on_call)
-    for model, flag in by_model.items():
+    for model, field in by_model.items():
         role = next(r for r in ROLES if config.model_for(r) == model)
         try:
             await client.complete([{"role": "user", "content": "Reply with the word OK."}], role=role,
@@ -325,7 +350,7 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
             what = "authentication failed (check the key)" if _status(cause) in (401, 403) else (
                 "the server does not know this model" if _status(cause) == 404 else _describe(cause or exc))
             where = f" at {config.api_base}" if config.api_base else ""
-            raise ModelCheckError(f"{flag} {model}{where}: {what}") from None
+            raise ModelCheckError(field, f" {model}{where}: {what}") from None
 
 
 def check_model(config: LLMConfig, *, probe: bool = True) -> None:

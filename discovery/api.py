@@ -51,23 +51,18 @@ def agent_name(config: RunConfig) -> str:
     return "offline" if not config.llm else f"llm:{config.llm['model']}"
 
 
-def make_agent(config: RunConfig) -> Any:
-    """The LLM agent when a model is configured, else the built-in offline agent."""
+def make_agent(config: RunConfig, llm: Any = None) -> Any:
+    """The LLM agent on ``llm`` (an agents.llm.LLMClient, the run's one client) when a model is
+    configured, else the built-in offline agent."""
     if config.llm:
-        from agents.llm import LLMConfig
+        from agents.llm import LLMClient, run_llm
         from agents.llm_agent import LLMAgent
 
-        return LLMAgent(LLMConfig.model_validate(config.llm))
+        settings = run_llm(config)
+        return LLMAgent(settings, client=llm or LLMClient(settings))
     from agents.offline import OfflineAgent
 
     return OfflineAgent()
-
-
-def with_model(config: RunConfig, llm: Any) -> RunConfig:
-    """``config`` set to use ``llm`` (an agents.llm.LLMConfig, or None for the offline agent)."""
-    if llm is None:
-        return config.model_copy(update={"model": None, "api_base": None, "llm": None})
-    return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
 def workspace_settings(config: RunConfig, idea: Idea, nodes_dir: Path | None = None) -> Any:
@@ -191,15 +186,17 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
         from workspace.docker import clean
 
         clean(run.id)  # containers a crashed earlier session of this run left behind
-    engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
-                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share)
+    from agents.llm import LLMClient, run_llm
+
+    settings = run_llm(config)
+    # One client for operators, value agent and reviewers: one concurrency limit, one ledger.
+    client = LLMClient(settings) if settings is not None else None
+    engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config, client), workspace=workspace,
+                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, llm=client)
     engine.progress.message(f"discover: {workspace.name} workspace" + (
         f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus is not None and gpus.ids and share else ""))
-    client = getattr(engine.agent, "client", None)
     if client is not None:
-        # One client for operators, value agent and reviewers: one concurrency limit, one ledger.
         client.on_call = engine.on_llm_call
-        engine.llm = client
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
@@ -257,16 +254,16 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path | None = None, progress
     if metric is not None and isinstance(idea, Idea):
         raise ConfigError("run(): metric: give it in the Idea itself (metric=MetricSpec(...))")
     parsed = idea if isinstance(idea, Idea) else load_idea(idea, metric=metric)
-    from agents.llm import LLMConfig, check_model
+    from agents.llm import LLMConfig, check_model, run_llm, with_llm
 
-    if cfg.llm:
-        llm = LLMConfig.model_validate({**cfg.llm, **({"model": model} if model else {}),
-                                        **({"api_base": api_base} if api_base else {})})
+    llm = run_llm(cfg)
+    if llm is not None:  # an llm= of RunConfig's fields, with the model= and api_base= keywords on top
+        llm = llm.model_copy(update={k: v for k, v in (("model", model), ("api_base", api_base)) if v})
     else:  # as the CLI: the keywords, else DISCOVER_MODEL and DISCOVER_API_BASE, else the offline agent
         llm = LLMConfig.resolve({"model": model, "api_base": api_base})
     if llm is not None:
         check_model(llm)
-        cfg = with_model(cfg, llm)
+        cfg = with_llm(cfg, llm)
     preflight(cfg, parsed)
     store = RunStore(runs_dir)
     try:

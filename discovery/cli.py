@@ -295,8 +295,7 @@ def _cmd_tui(args: argparse.Namespace) -> int:
 
 def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 - RunConfig in and out
     """Resolve --model & co. (flags > environment > --config file) and check the model answers."""
-    from agents.llm import LLMConfig, check_model
-    from discovery.api import with_model
+    from agents.llm import LLMConfig, check_model, with_llm
 
     table = {}
     if args.config_file:
@@ -313,7 +312,7 @@ def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 
         print(f"discover: checking model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else ""),
               file=sys.stderr)
         check_model(llm)
-    return with_model(config, llm)
+    return with_llm(config, llm)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -443,10 +442,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     llm = None
     given = ("model", "api_base", "writeup_model", "review_model", "config_file")
     if not args.offline and any(getattr(args, k, None) for k in given):
-        from agents.llm import LLMConfig
+        from agents.llm import run_llm
 
-        config = _configure_model(args, run.config)
-        llm = LLMConfig.model_validate(config.llm) if config.llm else None
+        llm = run_llm(_configure_model(args, run.config))
     if args.literature is not None:
         from discovery.writeup.literature import link_related
 
@@ -501,12 +499,14 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
     if args.papers < 1:
         raise UsageError(f"--papers: expected at least 1, got {args.papers}")
     literature = _literature_config(args.literature)
-    config = _configure_model(args, RunConfig())
-    if not config.llm:
+    from agents.llm import run_llm
+
+    llm = run_llm(_configure_model(args, RunConfig()))
+    if llm is None:
         raise UsageError("ideate needs a model to propose and judge ideas: pass --model (or set DISCOVER_MODEL)")
     store = _open_store(args)  # the literature cache
     try:
-        result = asyncio.run(_ideate(args, topic, config.llm, literature, store))
+        result = asyncio.run(_ideate(args, topic, llm, literature, store))
     finally:
         store.close()
     if result is None:
@@ -529,13 +529,13 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
     return main(argv)
 
 
-async def _ideate(args: argparse.Namespace, topic, llm: dict, literature, store):  # noqa: ANN001, ANN202
+async def _ideate(args: argparse.Namespace, topic, llm, literature, store):  # noqa: ANN001, ANN202 - LLMConfig
     from agents.extract import BadJSON
     from agents.literature.client import LiteratureClient
-    from agents.llm import LLMClient, LLMConfig, LLMError
+    from agents.llm import LLMClient, LLMError
     from discovery.ideate import ideate
 
-    client = LLMClient(LLMConfig.model_validate(llm))
+    client = LLMClient(llm)
     async with LiteratureClient(literature, store) as papers:
         try:
             return await ideate(topic, client, papers, Path(args.out), ideas=args.ideas,
@@ -563,7 +563,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                                      probe=False))
             extra.append(("model", f"{model}: provider known, key present"))
         except ModelCheckError as exc:
-            extra.append(("model", str(exc)))
+            extra.append(("model", exc.named({"model": "DISCOVER_MODEL"})))
     else:
         extra.append(("model", "none configured (DISCOVER_MODEL or --model): the offline agent runs"))
     if os.environ.get("RAY_ADDRESS"):

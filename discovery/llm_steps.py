@@ -22,8 +22,8 @@ def review_notes(store: RunStore, run_id: str, node_id: int) -> list[str]:
 
     notes: list[str] = []
     for row in store.reviews(run_id, node_id):
-        fields = {k: row[k] for k in ("reviewer", "model", "score", "verdict", "issues", "summary", "plots")}
-        notes.extend(Review.model_validate(fields).notes())
+        notes.extend(Review.model_validate(row.model_dump(include={
+            "reviewer", "model", "score", "verdict", "issues", "summary", "plots"})).notes())
     return notes
 
 

@@ -105,8 +105,7 @@ def summary_table(store: Any, run_id: str, top: int = 5) -> str:
     counts: dict[str, int] = {}
     for n in nodes:
         counts[n.status.value] = counts.get(n.status.value, 0) + 1
-    good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None]
-    good.sort(key=lambda n: n.metric, reverse=metric.direction == "maximize")
+    good = metric.rank(nodes)
     lines = [
         f"run {run.id}: {run.status}, {len(nodes)} nodes ("
         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f") in {format_duration(run.elapsed)}",

@@ -142,7 +142,7 @@ def check_invariants(store: RunStore, run_id: str, budget: int, kills: int) -> N
     name = run.idea.metric.name
     for n in good:  # every completed node's record matches what its process wrote
         assert json.loads((store.node_dir(run_id, n.id) / "metrics.json").read_text())[name] == n.metric
-    interrupted = store.db.execute("select count(*) from attempts where run_id = ?", [run_id]).fetchone()[0]
+    interrupted = len(store.attempts(run_id))
     assert interrupted >= 1
     assert (store.run_dir(run_id) / "report" / "report.md").exists()
     kinds = [e.kind for _, e in store.events(run_id)]
@@ -181,8 +181,8 @@ def test_sigkill_during_llm_calls_then_resume(tmp_path: Path) -> None:
     check_invariants(store, run_id, 8, kills)
     # The model calls of every session are in the ledger, and the cost adds them all up.
     calls = store.llm_calls(run_id)
-    assert {"draft", "value_before"} <= {c["role"] for c in calls}
-    assert store.get_run(run_id).cost == pytest.approx(sum(c["cost"] for c in calls))
+    assert {"draft", "value_before"} <= {c.role for c in calls}
+    assert store.get_run(run_id).cost == pytest.approx(sum(c.cost for c in calls))
 
 
 def test_second_resume_is_refused_while_running(tmp_path: Path) -> None:
@@ -209,7 +209,7 @@ def source_run(finished_run: tuple[Path, str], tmp_path: Path) -> tuple[RunStore
 
 def test_fork_scopes_and_lineage(source_run: tuple[RunStore, str]) -> None:
     store, run_id = source_run
-    before = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    before = store._db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
     nodes = {n.id: n for n in store.nodes(run_id)}
     leaf = max(nodes.values(), key=lambda n: n.depth)
     path = []
@@ -234,7 +234,7 @@ def test_fork_scopes_and_lineage(source_run: tuple[RunStore, str]) -> None:
     # A fork of a fork works, and the parent run is untouched by all of it.
     fork2 = fork_run(store, fork_path, leaf.id, "path", budget=2)
     assert store.get_run(fork2).parent_run_id == fork_path
-    after = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    after = store._db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
     assert before == after
     with pytest.raises(StoreError, match="no node 999"):
         fork_run(store, run_id, 999)
