@@ -21,7 +21,7 @@ from discovery.evaluate import judge
 from discovery.progress import Progress
 from runs.models import Idea, Node, NodeStatus, Run
 from runs.store import RunStore, StoreError
-from search.policy import Action, Policy
+from search.base import Action, Policy
 from search.scope import select_within
 from search.tree import SearchTree, TreeNode
 from workspace.base import ExecRequest, ExecResult, Workspace
