@@ -18,7 +18,7 @@ from typing import Any, Literal
 from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, code_key, params_key
 from agents.memory import TreeMemory
 from discovery.evaluate import judge
-from discovery.progress import Progress
+from discovery.progress import Progress, SearchStatus
 from runs.models import Idea, Node, NodeStatus, Run
 from runs.store import RunStore, StoreError
 from search.base import Action, Policy
@@ -115,6 +115,13 @@ class Engine:
 
     def elapsed(self) -> float:
         return self.prior_elapsed + time.monotonic() - self.started
+
+    def status(self) -> SearchStatus:
+        """Where the search stands now, for the progress display."""
+        best = self.tree.best()
+        return SearchStatus(run_id=self.run.id, metric=self.idea.metric.name, spent=self.spent_nodes(),
+                            budget=self.config.budget, running=len(self.tasks), best_id=best.id if best else None,
+                            best_metric=best.metric if best else None, elapsed=self.elapsed())
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
@@ -320,7 +327,7 @@ class Engine:
         self.store.set_subtree_stats(self.run.id, (
             (i, self.tree.nodes[i].visits, self.tree.nodes[i].sub_best) for i in self.tree.path_to(node.id)))
         self.store.add_event(self.run.id, "node_finished", _summary(node), node.id)
-        self.progress.node_finished(self, node)
+        self.progress.node_finished(self.status(), node)
 
     async def drain(self) -> None:
         """Wait for every in-flight node and record it (used when stopping)."""
@@ -361,7 +368,7 @@ class Engine:
         work.node = node
         self._save(node)
         self.store.add_event(self.run.id, "node_started", f"{node.operator}: {node.plan}", node.id)
-        self.progress.node_started(self, node)
+        self.progress.node_started(self.status(), node)
         return True
 
     def _baseline(self, node: Node) -> Proposal | None:
@@ -603,7 +610,7 @@ class Engine:
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
             self.progress.message(f"report failed: {type(exc).__name__}: {exc}")
-        self.progress.finished(self, report)
+        self.progress.finished(self.store, self.run.id, report)
 
     async def idle(self) -> None:
         """Sleep briefly while paused with nothing in flight, still polling commands."""
