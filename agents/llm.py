@@ -75,6 +75,29 @@ class ModelCheckError(LLMError):
         return f"{names.get(self.field, self.field)}{self.rest}"
 
 
+class CostLimitReached(LLMError):
+    """The run's cost ledger has reached its cap: no further call is made."""
+
+
+@dataclass
+class CostLedger:
+    """What a run has spent on model calls, against its cap (``--max-cost``; None: no cap).
+
+    Shared by every client of one run, so the cap holds for all roles together; ``spent``
+    starts from what earlier sessions of the run spent.
+    """
+
+    limit: float | None = None
+    spent: float = 0.0
+
+    @property
+    def reached(self) -> bool:
+        return self.limit is not None and self.spent >= self.limit
+
+    def add(self, cost: float) -> None:
+        self.spent += cost
+
+
 class LLMConfig(BaseModel):
     """Which model plays which role, where it is served, and how patient to be with it."""
 
@@ -93,6 +116,9 @@ class LLMConfig(BaseModel):
     concurrency: int = Field(default=8, ge=1)  # requests in flight at once, all roles together
     code_attempts: int = Field(default=2, ge=1, le=5)  # asks per expansion when a reply has no usable code
     vision: bool | None = None  # None: ask litellm.supports_vision about the review model
+    # USD per million tokens, for models litellm has no price for (local servers, new models).
+    price_in: float | None = Field(default=None, ge=0)
+    price_out: float | None = Field(default=None, ge=0)
 
     def model_for(self, role: Role) -> str:
         """The model that plays ``role``."""
@@ -188,9 +214,10 @@ def _litellm() -> Any:
 class LLMClient:
     """Async chat completions through litellm with timeouts, bounded retries and call records."""
 
-    def __init__(self, config: LLMConfig, on_call: OnCall | None = None) -> None:
+    def __init__(self, config: LLMConfig, on_call: OnCall | None = None, ledger: CostLedger | None = None) -> None:
         self.config = config
         self.on_call = on_call
+        self.ledger = ledger or CostLedger()
         self.total_cost = 0.0
         self.calls = 0
         self._semaphore: asyncio.Semaphore | None = None
@@ -201,7 +228,8 @@ class LLMClient:
         """The reply to ``messages`` from ``role``'s model, retrying transient failures.
 
         Raises LLMError after the last retry or at once on a permanent error (bad request,
-        auth, unknown model, context too long). Every attempt is reported to ``on_call``.
+        auth, unknown model, context too long), and CostLimitReached instead of sending a
+        request once the ledger has reached its cap. Every attempt is reported to ``on_call``.
         """
         litellm = _litellm()
         cfg = self.config
@@ -231,8 +259,12 @@ class LLMClient:
             started, t0 = time.time(), time.monotonic()
             try:
                 async with self._semaphore:
+                    # Checked once a slot is free: calls that finished meanwhile may have spent the rest.
+                    self._check_ledger(purpose)
                     response = await asyncio.wait_for(litellm.acompletion(**kwargs), cfg.timeout + _HARD_MARGIN)
                 text = _reply_text(response)
+            except CostLimitReached:
+                raise
             except Exception as exc:  # noqa: BLE001 - classified below, never swallowed silently
                 last_error = _describe(exc)
                 call = LLMCall(role=purpose, model=model, node_id=node_id, attempt=attempt, error=last_error,
@@ -249,11 +281,12 @@ class LLMClient:
                 role=purpose, model=model, node_id=node_id, attempt=attempt,
                 tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
                 tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
-                cost=_cost(litellm, response), latency=time.monotonic() - t0,
+                cost=_cost(litellm, response, cfg), latency=time.monotonic() - t0,
                 request_id=getattr(response, "id", None), prompt_hash=digest, started_at=started,
                 messages=_loggable(messages), reply=text[:_REPLY_CAP],
             )
             self.total_cost += call.cost
+            self.ledger.add(call.cost)
             await self._report(call)
             return Completion(text=text, call=call)
         raise LLMError(f"{purpose} call to {model} failed: {last_error}")  # unreachable: the loop raises
@@ -275,6 +308,11 @@ class LLMClient:
             return False
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _check_ledger(self, purpose: str) -> None:
+        if self.ledger.reached:
+            raise CostLimitReached(f"{purpose}: not sent, the cost limit of ${self.ledger.limit:g} is spent "
+                                   f"(${self.ledger.spent:.4f})")
 
     def _api_key(self, model: str) -> str | None:
         if model in self._keys:
@@ -373,8 +411,8 @@ def _reply_text(response: Any) -> str:
     return content if isinstance(content, str) else ""
 
 
-def _cost(litellm: Any, response: Any) -> float:
-    # Local and unknown models have no price: that is zero cost, not an error.
+def _cost(litellm: Any, response: Any, config: LLMConfig | None = None) -> float:
+    # A model litellm has no price for costs what --price-in/--price-out say, else zero.
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
     if cost is None:
@@ -382,10 +420,32 @@ def _cost(litellm: Any, response: Any) -> float:
             cost = litellm.completion_cost(completion_response=response)
         except Exception:  # noqa: BLE001 - ModelNotMappedError and friends
             cost = None
+    if cost is None and config is not None and (config.price_in is not None or config.price_out is not None):
+        usage = getattr(response, "usage", None)
+        tokens_in = int(getattr(usage, "prompt_tokens", 0) or 0)
+        tokens_out = int(getattr(usage, "completion_tokens", 0) or 0)
+        cost = (tokens_in * (config.price_in or 0.0) + tokens_out * (config.price_out or 0.0)) / 1e6
     try:
         return max(0.0, float(cost or 0.0))
     except (TypeError, ValueError):
         return 0.0
+
+
+def has_price(model: str) -> bool:
+    """Whether litellm's price table knows ``model`` (its calls then have a cost)."""
+    try:
+        info = _litellm().get_model_info(model=model)
+    except Exception:  # noqa: BLE001 - unmapped models raise
+        return False
+    return info.get("input_cost_per_token") is not None or info.get("output_cost_per_token") is not None
+
+
+def unpriced_models(config: LLMConfig) -> list[str]:
+    """The configured models whose calls would count as $0: no litellm price and no --price-in/--price-out."""
+    if config.price_in is not None or config.price_out is not None:
+        return []
+    models = dict.fromkeys(config.model_for(role) for role in ROLES)
+    return [m for m in models if not has_price(m)]
 
 
 def _status(exc: BaseException | None) -> int | None:

@@ -83,6 +83,19 @@ def workspace_settings(config: RunConfig, idea: Idea, nodes_dir: Path | None = N
         raise ConfigError(str(exc)) from None
 
 
+def check_prices(config: RunConfig) -> None:
+    """Raise ConfigError when --max-cost could never be reached: a model without a known price."""
+    if not config.llm or config.max_cost is None:
+        return
+    from agents.llm import LLMConfig, unpriced_models
+
+    unpriced = unpriced_models(LLMConfig.model_validate(config.llm))
+    if unpriced:
+        raise ConfigError(f"--max-cost: {', '.join(unpriced)} has no known price, so its calls would count as $0 "
+                          "and the cap could never be reached; give --price-in and --price-out "
+                          "(USD per million tokens)")
+
+
 def preflight(config: RunConfig, idea: Idea) -> None:
     """Raise a one-line error for a run that cannot work (an offline agent with nothing to search,
     a workspace, GPU or limit request that cannot be met) before the run is stored."""
@@ -92,6 +105,7 @@ def preflight(config: RunConfig, idea: Idea) -> None:
         from discovery.idea import check_offline
 
         check_offline(idea)
+    check_prices(config)
     if config.workspace == "ray":
         from workspace.ray_workspace import RayUnavailable, check_address
 
@@ -162,6 +176,8 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     from discovery.graph import run_loop
     from search.policy import make_policy
 
+    began = time.monotonic()  # --time counts from here, setting up the workspace included
+
     config = run.config
     policy = make_policy(config.policy, num_drafts=config.num_drafts, debug_prob=config.debug_prob,
                          max_debug_depth=config.max_debug_depth, c_puct=config.c_puct)
@@ -186,13 +202,14 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
         from workspace.docker import clean
 
         clean(run.id)  # containers a crashed earlier session of this run left behind
-    from agents.llm import LLMClient, run_llm
+    from agents.llm import CostLedger, LLMClient, run_llm
 
     settings = run_llm(config)
-    # One client for operators, value agent and reviewers: one concurrency limit, one ledger.
-    client = LLMClient(settings) if settings is not None else None
+    # One client for operators, value agent and reviewers: one concurrency limit, one ledger,
+    # which refuses every call once the run (all its sessions) has spent --max-cost.
+    client = LLMClient(settings, ledger=CostLedger(limit=config.max_cost, spent=run.cost)) if settings else None
     engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config, client), workspace=workspace,
-                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, llm=client)
+                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, started=began, llm=client)
     engine.progress.message(f"discover: {workspace.name} workspace" + (
         f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus is not None and gpus.ids and share else ""))
     if client is not None:
@@ -200,17 +217,14 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
-        def on_signal() -> None:
-            if engine.stop_reason == "interrupt":
-                kill = getattr(workspace, "kill_all", None)
-                if kill:
-                    kill()
-                os._exit(130)
+        def on_signal(sig: int) -> None:
+            if sig == signal.SIGTERM or engine.stop_reason == "interrupt":
+                hard_exit(engine, sig)
             engine.progress.message("stopping: killing running nodes and writing the report (again to quit now)")
             engine.request_stop("interrupt")
 
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, on_signal)
+            loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
     try:
         await run_loop(engine)
@@ -231,6 +245,37 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     return RunResult(run_id=run.id, status=final.status, best_node_id=final.best_node_id,
                      best_metric=best.metric if best else None, report=report if report.exists() else None,
                      stop_reason=engine.stop_reason)
+
+
+_KILL_WAIT = 1.0  # seconds a hard exit waits for the workspaces to kill their nodes
+
+
+def hard_exit(engine: Any, sig: int) -> None:
+    """Quit now (SIGTERM, a second Ctrl-C): kill the nodes, leave the store consistent, exit.
+
+    Within about a second: the nodes' processes (or containers) are killed, the nodes that
+    were in flight are marked cancelled and the run stopped, so ``discover resume`` continues
+    it. No report is written (``discover report`` writes it).
+    """
+    import sys
+
+    killers = [w.kill_all for w in (engine.workspace, *engine.side_workspaces) if hasattr(w, "kill_all")]
+    threads = [threading.Thread(target=kill, daemon=True) for kill in killers]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + _KILL_WAIT
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    name = signal.Signals(sig).name
+    try:
+        engine.store.mark_killed(engine.run.id, list(engine.tasks), elapsed=engine.elapsed(),
+                                 reason=f"killed by {name}")
+    except Exception as exc:  # noqa: BLE001 - a resume repairs what could not be written now
+        sys.stderr.write(f"discover: could not mark the run stopped ({type(exc).__name__}: {exc})\n")
+    sys.stderr.write(f"discover: {name}: nodes killed, run {engine.run.id} stopped; "
+                     f"`discover resume {engine.run.id}` continues it\n")
+    sys.stderr.flush()
+    os._exit(128 + sig)
 
 
 # Keywords of run() besides RunConfig's fields; docs/api.md lists them all.

@@ -9,10 +9,13 @@ and output live in the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, code_key, params_key
@@ -24,7 +27,7 @@ from runs.store import RunStore, StoreError
 from search.base import Action, Policy
 from search.scope import select_within
 from search.tree import SearchTree, TreeNode
-from workspace.base import ExecRequest, ExecResult, Workspace
+from workspace.base import SCRIPT_NAME, ExecRequest, ExecResult, Workspace
 
 StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
 _POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
@@ -46,6 +49,7 @@ class NodeWork:
     flagged: str | None = None  # why a reviewer judged the result invalid
     metric_source: str | None = None  # "llm" when a model read the metric from the output
     value: float | None = None  # the value agent's latest estimate
+    cut: bool = False  # never expanded because the run hit a limit: cancelled, not failed
 
 
 @dataclass
@@ -80,6 +84,8 @@ class Engine:
     gpus: Any = None  # workspace.gpus.GpuAllocator; None: no GPUs handed out
     gpu_share: float = 0.0  # GPUs each node takes (fractions share one GPU)
     llm: Any = None  # agents.llm.LLMClient when a model is configured: value agent, reviewers, metric reader
+    side_workspaces: list[Any] = field(default_factory=list)  # others that ran something (killed on a hard exit)
+    final_estimate: tuple[float, float] = (float("-inf"), 0.0)  # (when, seconds) the final selection needs
     rng: random.Random = field(init=False)
     memory: TreeMemory = field(init=False)  # lessons from the whole tree, for the LLM agent's prompts
     code_keys: dict[str, int] = field(default_factory=dict)  # normalised code -> the node that ran it
@@ -122,6 +128,43 @@ class Engine:
         return SearchStatus(run_id=self.run.id, metric=self.idea.metric.name, spent=self.spent_nodes(),
                             budget=self.config.budget, running=len(self.tasks), best_id=best.id if best else None,
                             best_metric=best.metric if best else None, elapsed=self.elapsed())
+
+    def time_left(self) -> float | None:
+        """Seconds left under --time for the whole run (None: no limit)."""
+        return None if not self.config.time_limit else self.config.time_limit - self.elapsed()
+
+    def search_time_left(self) -> float:
+        """Seconds the search may still take: --time less what the end of the run needs."""
+        left = self.time_left()
+        if left is None:
+            return float("inf")
+        from discovery import limits
+
+        limit = self.config.time_limit
+        if left > limits.END_SHARE * limit:
+            return left - limits.END_SHARE * limit  # the end never takes more: no need to estimate it yet
+        return left - limits.end_reserve(limit, self._report_reserve(), self._final_reserve())
+
+    def _report_reserve(self) -> float:
+        from discovery import limits
+
+        return limits.report_reserve(self.config.time_limit or 0.0, with_model=self.llm is not None,
+                                     nodes=len(self.nodes))
+
+    def _final_reserve(self) -> float:
+        if not (self.config.final_seeds or self.idea.has_holdout):
+            return 0.0
+        now = time.monotonic()
+        if now - self.final_estimate[0] < _POLL_SECONDS:  # it sorts the valid nodes: not at every launch
+            return self.final_estimate[1]
+        from discovery import limits
+        from discovery.final import top_nodes
+
+        top = top_nodes(self, self.config.final_top_k if self.config.final_seeds else 1)
+        seconds = limits.final_reserve([n.exec_seconds for n in top], seeds=self.config.final_seeds,
+                                       workers=self.config.workers, holdout=self.idea.has_holdout)
+        self.final_estimate = (now, seconds)
+        return seconds
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
@@ -218,7 +261,7 @@ class Engine:
             return False
         if self.spent_nodes() >= self.config.budget:
             return False
-        if self.config.time_limit and self.elapsed() >= self.config.time_limit:
+        if self.search_time_left() <= 0:
             self.request_stop("time")
             return False
         if self.config.max_cost is not None and self.run.cost >= self.config.max_cost:
@@ -268,11 +311,11 @@ class Engine:
             return []
         timeout = _POLL_SECONDS
         if self.config.time_limit and not self.stop_reason:
-            timeout = max(0.0, min(timeout, self.config.time_limit - self.elapsed()))
+            timeout = max(0.0, min(timeout, self.search_time_left()))
         done, _ = await asyncio.wait(set(self.tasks.values()), timeout=timeout,
                                      return_when=asyncio.FIRST_COMPLETED)
         self._poll()
-        if self.config.time_limit and not self.stop_reason and self.elapsed() >= self.config.time_limit:
+        if self.config.time_limit and not self.stop_reason and self.search_time_left() <= 0:
             self.request_stop("time")
         return sorted(int(t.get_name().split("-")[1]) for t in done)
 
@@ -315,7 +358,7 @@ class Engine:
             if verdict.status == NodeStatus.good and work.flagged:
                 # Keep the metric for the record, but a flagged node can never be the best.
                 update.update(status=NodeStatus.flagged, error=f"flagged by a reviewer: {work.flagged}")
-        elif cancelled or self.stop_reason == "interrupt":
+        elif cancelled or work.cut or self.stop_reason == "interrupt":
             update.update(status=NodeStatus.cancelled, error=work.error or "cancelled")
         else:
             update.update(status=NodeStatus.failed, error=work.error or "the agent produced no code")
@@ -344,10 +387,15 @@ class Engine:
             await node_graph().ainvoke({"node_id": node_id}, {"configurable": {"engine": self}})
 
     def on_llm_call(self, call: Any) -> None:
-        """Store one model call (agents.llm.LLMCall) and stop the run once --max-cost is spent."""
+        """Store one model call (agents.llm.LLMCall) and stop the run once --max-cost is spent.
+
+        The client's ledger refuses every later call itself (agents.llm.CostLedger): running
+        nodes finish without their reviews and value estimates, and the report uses templates.
+        """
         self.run.cost = self.store.add_llm_call(self.run.id, call.model_dump())
         if self.config.max_cost is not None and self.run.cost >= self.config.max_cost and not self.stop_reason:
-            self.progress.message(f"cost limit reached (${self.run.cost:.4f}): finishing the running nodes")
+            self.progress.message(f"cost limit reached (${self.run.cost:.4f}): no more model calls; "
+                                  "finishing the running nodes")
             self.request_stop("cost")
 
     async def expand(self, node_id: int) -> bool:
@@ -396,7 +444,13 @@ class Engine:
                 work.exhausted, work.error = True, str(exc)
                 return None
             except ExpansionError as exc:
-                work.error = f"expansion failed: {exc}"
+                from agents.llm import CostLimitReached
+
+                if isinstance(exc.__cause__, CostLimitReached):
+                    work.cut, work.error = True, f"not expanded: {exc}"
+                    self.request_stop("cost")
+                else:
+                    work.error = f"expansion failed: {exc}"
                 return None
             same = self.code_keys.get(code_key(proposal.code))
             if same is None or same == work.node.id:
@@ -409,29 +463,42 @@ class Engine:
 
     async def execute(self, node_id: int) -> None:
         """Run the node's code in the workspace, holding its GPU share while it runs."""
+        async with self.gpu_lease() as ids:
+            await self._execute(node_id, ids)
+
+    @contextlib.asynccontextmanager
+    async def gpu_lease(self) -> AsyncIterator[list[str]]:
+        """A node's share of the GPUs (their ids) for the duration of the block; [] without GPUs."""
         if self.gpus is None or not self.gpu_share:
-            await self._execute(node_id, [])
+            yield []
             return
         async with self.gpus.lease(self.gpu_share) as ids:
-            await self._execute(node_id, ids)
+            yield ids
+
+    def exec_request(self, node_id: int, code: str, workdir: Path, *, seed: int, gpus: list[str],
+                     time_limit: float | None = None, script: str = SCRIPT_NAME) -> ExecRequest:
+        """An execution with a node's limits and resources (nodes, and final selection's re-runs)."""
+        return ExecRequest(
+            run_id=self.run.id,
+            node_id=node_id,
+            workdir=workdir,
+            code=code,
+            script=script,
+            time_limit=time_limit or self.idea.time_limit,
+            output_cap=self.config.output_cap,
+            data=self.idea.data,
+            threads=max(1, (os.cpu_count() or 1) // self.config.workers),
+            gpus=gpus,
+            seed=seed,
+            network=self.idea.network,
+            image=self.idea.image,
+        )
 
     async def _execute(self, node_id: int, gpu_ids: list[str]) -> None:
         work = self.work[node_id]
         assert work.proposal is not None
-        request = ExecRequest(
-            run_id=self.run.id,
-            node_id=node_id,
-            workdir=self.store.node_dir(self.run.id, node_id).resolve(),
-            code=work.proposal.code,
-            time_limit=self.idea.time_limit,
-            output_cap=self.config.output_cap,
-            data=self.idea.data,
-            threads=max(1, (os.cpu_count() or 1) // self.config.workers),
-            gpus=gpu_ids,
-            seed=self.config.seed + node_id,
-            network=self.idea.network,
-            image=self.idea.image,
-        )
+        request = self.exec_request(node_id, work.proposal.code, self.store.node_dir(self.run.id, node_id).resolve(),
+                                    seed=self.config.seed + node_id, gpus=gpu_ids)
         if self.llm is None or not self.config.value_agent:
             work.result = await self.workspace.execute(request)
             return
@@ -580,17 +647,15 @@ class Engine:
         return True
 
     async def finish(self) -> None:
-        """Mark the run ended, write its report and show the summary."""
+        """Run the final selection, mark the run ended, write its report and show the summary.
+
+        Everything here stays within --time: the final selection until the write-up's share,
+        the write-up with what is left. An interrupt skips the final selection and the model.
+        """
         status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
         best = self.tree.best_id
-        if self.stop_reason in ("budget", "exhausted") and (self.config.final_seeds or self.idea.holdout):
-            from discovery.final import final_selection
-
-            self.final_task = asyncio.get_running_loop().create_task(final_selection(self))
-            try:
-                best = await self.final_task
-            except asyncio.CancelledError:
-                self.store.add_event(self.run.id, "final_selection", "interrupted: the search's best node stands")
+        if self.stop_reason != "interrupt" and (self.config.final_seeds or self.idea.has_holdout):
+            best = await self._final_selection(best)
         if self.idea.task is not None and best is not None:
             from discovery.final import grade_on_test
 
@@ -605,12 +670,32 @@ class Engine:
         try:
             from discovery.report import write_report
 
+            left = self.time_left()
+            deadline = None if left is None else time.time() + left
             if self.config.write_report:
-                report = await asyncio.to_thread(write_report, self.store.root, self.run.id)
+                report = await asyncio.to_thread(write_report, self.store.root, self.run.id, deadline=deadline,
+                                                 interrupted=self.stop_reason == "interrupt")
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
             self.progress.message(f"report failed: {type(exc).__name__}: {exc}")
         self.progress.finished(self.store, self.run.id, report)
+
+    async def _final_selection(self, best: int | None) -> int | None:
+        from discovery.final import final_selection
+
+        deadline = None
+        if self.config.time_limit:
+            deadline = self.config.time_limit - self._report_reserve()
+            if deadline - self.elapsed() < 1.0:
+                self.store.add_event(self.run.id, "final_selection", "skipped: no time left under --time")
+                self.progress.message("final selection skipped: no time left under --time")
+                return best
+        self.final_task = asyncio.get_running_loop().create_task(final_selection(self, deadline))
+        try:
+            return await self.final_task
+        except asyncio.CancelledError:
+            self.store.add_event(self.run.id, "final_selection", "interrupted: the search's best node stands")
+            return best
 
     async def idle(self) -> None:
         """Sleep briefly while paused with nothing in flight, still polling commands."""

@@ -1,9 +1,21 @@
 """Final selection: re-run the top nodes with several seeds, and run the held-out script.
 
 The search picks nodes by one execution each, so its best node is partly its luckiest.
-With ``--final-seeds S`` the top ``k`` valid nodes run S more times with other seeds and the
-best mean wins. If the idea has a held-out evaluation script (which the agents never see),
-it runs on the chosen node, and the report shows the validation/held-out gap.
+With ``--final-seeds S`` the top ``k`` valid nodes run S more times with other seeds; a node
+whose re-runs fail ranks below every node whose re-runs did not, and among equals the best
+mean wins. If the idea has a held-out evaluation script (which the agents never see), it
+runs on the chosen node, and the report shows the validation/held-out gap.
+
+Re-runs and the held-out script run like nodes: in the run's workspace, with a node's GPU
+share, threads and limits. Under ``--time`` they get what the search left them: a re-run
+that could not start, or was cut short by the run's limit, is not counted against its node.
+
+The held-out protocol: ``python holdout.py`` runs in ``nodes/<id>/holdout/``, a copy of the
+chosen node's folder (its ``experiment.py`` and everything it saved, without its
+``metrics.json`` and output), with the node's data under ``data/``, and must write the
+idea's metric to ``metrics.json`` there. Its code is read from the idea's file at this
+moment and run only when its hash matches the one stored when the run started; the copy
+of the code is deleted once it has run, so no later node can find it.
 """
 
 from __future__ import annotations
@@ -13,17 +25,23 @@ import shutil
 import statistics
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agents.params import find_params, set_params
 from discovery.evaluate import judge
-from runs.models import Evaluation, Node, NodeStatus
-from workspace.base import ExecRequest
+from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, holdout_hash
 
 if TYPE_CHECKING:
     from discovery.engine import Engine
 
 SEED_NAME = "SEED"  # a top-level constant of this name is set to each seed, as well as DISCOVER_SEED
+HOLDOUT_SCRIPT = "holdout.py"
+HOLDOUT_DIR = "holdout"
+_MIN_RUN_SECONDS = 1.0  # a re-run is not started with less time than this left
+# What a copy of a node's folder for the held-out script leaves out: the node's own outputs
+# (the held-out script writes its own) and the folders of earlier final selections.
+_NOT_COPIED = ("seeds", HOLDOUT_DIR, "metrics.json", "stdout.txt", "stderr.txt", "pid", "tmp", "data")
 
 
 @dataclass(frozen=True)
@@ -31,58 +49,109 @@ class SeedSummary:
     node_id: int
     mean: float
     std: float
-    n: int
+    n: int  # values: the node's own run and its good re-runs
+    failed: int = 0  # re-runs that crashed, timed out or gave no valid metric
 
 
 def summarise(evaluations: list[Evaluation], nodes: dict[int, Node]) -> list[SeedSummary]:
-    """Mean and spread per node over its original run and its good seed re-runs."""
-    by_node: dict[int, list[float]] = {}
+    """Mean and spread per node over its original run and its good seed re-runs, and how many
+    of its re-runs failed. Re-runs cut short by the run's own stop count neither way."""
+    values: dict[int, list[float]] = {}
+    failed: dict[int, int] = {}
     for e in evaluations:
-        if e.kind == "seed" and e.status == NodeStatus.good and e.metric is not None:
-            by_node.setdefault(e.node_id, []).append(e.metric)
+        if e.kind != "seed" or e.status == NodeStatus.cancelled:
+            continue
+        values.setdefault(e.node_id, [])
+        failed.setdefault(e.node_id, 0)
+        if e.status == NodeStatus.good and e.metric is not None:
+            values[e.node_id].append(e.metric)
+        else:
+            failed[e.node_id] += 1
     out = []
-    for node_id, values in by_node.items():
+    for node_id, good in values.items():
         original = nodes[node_id].metric
-        values = ([original] if original is not None else []) + values
-        out.append(SeedSummary(node_id, statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0,
-                               len(values)))
+        good = ([original] if original is not None else []) + good
+        if not good:
+            continue
+        out.append(SeedSummary(node_id, statistics.fmean(good), statistics.stdev(good) if len(good) > 1 else 0.0,
+                               len(good), failed[node_id]))
     return out
 
 
-async def final_selection(engine: Engine) -> int | None:
-    """Run the seeds and the held-out script; return the chosen node's id."""
+def choose(summaries: list[SeedSummary], metric: MetricSpec) -> SeedSummary | None:
+    """The node that reproduced best: fewest failed re-runs first, then the best mean."""
+    if not summaries:
+        return None
+    sign = -1.0 if metric.direction == "maximize" else 1.0
+    return min(summaries, key=lambda s: (s.failed, sign * s.mean, s.node_id))
+
+
+def top_nodes(engine: Engine, k: int) -> list[Node]:
+    """The ``k`` best valid, unpruned nodes of the search, best first."""
+    good = [engine.nodes[i] for i, t in engine.tree.nodes.items() if t.valid and not engine.nodes[i].pruned]
+    maximize = engine.idea.metric.direction == "maximize"
+    good.sort(key=lambda n: (-n.metric if maximize else n.metric, n.id))
+    return good[:k]
+
+
+def holdout_code(idea: Idea) -> tuple[str | None, str]:
+    """The held-out script's code and where it came from, or None and why it cannot run."""
+    if idea.holdout is not None:
+        return idea.holdout, "the idea"
+    if not idea.holdout_path:
+        return None, ("its code was given inline and is not kept in the run store; declare it as a file "
+                      "(holdout: FILE) for it to survive a resume")
+    path = Path(idea.holdout_path)
+    try:
+        code = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"{path} cannot be read ({exc})"
+    if holdout_hash(code) != idea.holdout_sha256:
+        return None, f"{path} changed since the run started (its sha256 differs), so it was not run"
+    return code, str(path)
+
+
+async def final_selection(engine: Engine, deadline: float | None = None) -> int | None:
+    """Run the seeds and the held-out script; return the chosen node's id.
+
+    ``deadline`` is the run's elapsed time (``engine.elapsed()``) by which it must be done.
+    """
     config, idea = engine.config, engine.idea
     best = engine.tree.best_id
     if config.final_seeds > 0:
-        good = [engine.nodes[i] for i in engine.tree.nodes if engine.tree.nodes[i].valid and not engine.nodes[i].pruned]
-        good.sort(key=lambda n: n.metric, reverse=idea.metric.direction == "maximize")
-        top = good[: config.final_top_k]
+        top = top_nodes(engine, config.final_top_k)
         seeds = [config.seed + 1000 * (s + 1) for s in range(config.final_seeds)]
         engine.progress.message(f"final selection: {len(top)} nodes x {len(seeds)} seeds")
-        jobs = [(n, s) for n in top for s in seeds]
+        # Seed by seed over the nodes, so that a run short of time still compares every node.
+        jobs = [(n, s) for s in seeds for n in top]
         limit = asyncio.Semaphore(config.workers)
 
-        async def one(node: Node, seed: int) -> Evaluation:
+        async def one(node: Node, seed: int) -> Evaluation | None:
             async with limit:
-                return await _seed_run(engine, node, seed)
+                return await _seed_run(engine, node, seed, deadline)
 
-        results = await asyncio.gather(*(one(n, s) for n, s in jobs))
+        done = await asyncio.gather(*(one(n, s) for n, s in jobs))
+        results = [e for e in done if e is not None]
         for evaluation in results:
             engine.store.save_evaluation(evaluation)
-        summaries = summarise(list(results), engine.nodes)
-        if summaries:
-            pick = summaries[0]
-            for s in summaries[1:]:
-                if idea.metric.better(s.mean, pick.mean):
-                    pick = s
-            best = pick.node_id
+        if len(results) < len(jobs):
             engine.store.add_event(engine.run.id, "final_selection",
-                                   f"node {pick.node_id}: mean {pick.mean:.6g} +/- {pick.std:.3g} over {pick.n} runs",
-                                   pick.node_id)
-    if idea.holdout and best is not None:
-        evaluation = await _holdout_run(engine, engine.nodes[best])
-        engine.store.save_evaluation(evaluation)
-        engine.store.add_event(engine.run.id, "holdout", f"node {best}: {evaluation.metric}", best)
+                                   f"{len(jobs) - len(results)} of {len(jobs)} re-runs not started: "
+                                   "the run's --time limit")
+        pick = choose(summarise(results, engine.nodes), idea.metric)
+        if pick is not None:
+            best = pick.node_id
+            failures = f", {pick.failed} failed re-runs" if pick.failed else ""
+            engine.store.add_event(engine.run.id, "final_selection",
+                                   f"node {pick.node_id}: mean {pick.mean:.6g} +/- {pick.std:.3g} over "
+                                   f"{pick.n} runs{failures}", pick.node_id)
+    if idea.has_holdout and best is not None:
+        evaluation = await _holdout_run(engine, engine.nodes[best], deadline)
+        if evaluation is not None:
+            engine.store.save_evaluation(evaluation)
+            why = (evaluation.error or "").splitlines()[0][:200] if evaluation.error else ""
+            shown = evaluation.metric if evaluation.metric is not None else f"{evaluation.status.value}: {why}"
+            engine.store.add_event(engine.run.id, "holdout", f"node {best}: {shown}", best)
     return best
 
 
@@ -107,32 +176,67 @@ async def grade_on_test(engine: Engine, best: int) -> None:
     engine.progress.message(f"final: {text}")
 
 
-async def _seed_run(engine: Engine, node: Node, seed: int) -> Evaluation:
+async def _seed_run(engine: Engine, node: Node, seed: int, deadline: float | None) -> Evaluation | None:
     code = engine.store.get_node(engine.run.id, node.id).code or ""
     if SEED_NAME in find_params(code):
         code = set_params(code, {SEED_NAME: seed})
     workdir = engine.store.node_dir(engine.run.id, node.id).resolve() / "seeds" / str(seed)
-    return await _evaluate(engine, node, "seed", seed, code, workdir)
+    return await _evaluate(engine, node, "seed", seed, code, workdir, deadline)
 
 
-async def _holdout_run(engine: Engine, node: Node) -> Evaluation:
-    """Run the held-out script in a copy of the node's folder, where the experiment's outputs are."""
+async def _holdout_run(engine: Engine, node: Node, deadline: float | None) -> Evaluation | None:
+    """Run the held-out script next to a copy of the node's script and artifacts."""
+    code, where = holdout_code(engine.idea)
+    if code is None:
+        engine.store.add_event(engine.run.id, "holdout", f"not run: the held-out script {where}", node.id)
+        engine.progress.message(f"held-out script not run: {where}")
+        return None
     source = engine.store.node_dir(engine.run.id, node.id).resolve()
-    workdir = source / "holdout"
+    workdir = source / HOLDOUT_DIR
+    await asyncio.to_thread(_copy_node, source, workdir)  # a node's folder may hold gigabytes
+    workspace = engine.workspace
+    if workspace.name == "ray":
+        # A Ray task receives the code, not the node's folder: the script runs here, where the
+        # node's artifacts were written back.
+        from workspace.local import LocalWorkspace
+
+        workspace = LocalWorkspace()
+        engine.side_workspaces.append(workspace)
+    try:
+        return await _evaluate(engine, node, "holdout", engine.config.seed, code, workdir, deadline,
+                               script=HOLDOUT_SCRIPT, workspace=workspace)
+    finally:
+        # Its outputs stay for the record; its code must not, or a later node could read it.
+        (workdir / HOLDOUT_SCRIPT).unlink(missing_ok=True)
+
+
+def _copy_node(source: Path, workdir: Path) -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
-    shutil.copytree(source, workdir, symlinks=True, ignore=shutil.ignore_patterns("seeds", "holdout", "metrics.json"))
-    return await _evaluate(engine, node, "holdout", engine.config.seed, engine.idea.holdout or "", workdir)
+    shutil.copytree(source, workdir, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
-async def _evaluate(engine: Engine, node: Node, kind: str, seed: int, code: str, workdir) -> Evaluation:  # noqa: ANN001
-    request = ExecRequest(
-        run_id=engine.run.id, node_id=node.id, workdir=workdir, code=code, time_limit=engine.idea.time_limit,
-        output_cap=engine.config.output_cap, data=engine.idea.data, seed=seed, network=engine.idea.network,
-        image=engine.idea.image,
-    )
-    result = await engine.workspace.execute(request)
+async def _evaluate(engine: Engine, node: Node, kind: str, seed: int, code: str, workdir: Path,
+                    deadline: float | None, *, script: str | None = None, workspace: Any = None,
+                    ) -> Evaluation | None:
+    """One execution with the node's resources; None when the run's time left none for it."""
+    own_limit = engine.idea.time_limit
+    async with engine.gpu_lease() as gpu_ids:
+        time_limit = own_limit
+        if deadline is not None:
+            left = deadline - engine.elapsed()
+            if left < _MIN_RUN_SECONDS:
+                return None
+            time_limit = min(own_limit, left)
+        request = engine.exec_request(node.id, code, workdir, seed=seed, gpus=gpu_ids, time_limit=time_limit,
+                                      **({"script": script} if script else {}))
+        result = await (workspace or engine.workspace).execute(request)
     verdict = judge(result, engine.idea.metric)
-    return Evaluation(run_id=engine.run.id, node_id=node.id, kind=kind, seed=seed, status=verdict.status,
-                      metric=verdict.metric, metrics=result.metrics or {}, error=verdict.error,
-                      exec_seconds=result.duration, created_at=time.time())
+    status, error = verdict.status, verdict.error
+    if result.cancelled:
+        status, error = NodeStatus.cancelled, "cancelled: the run was interrupted"
+    elif result.timed_out and time_limit < own_limit:
+        status, error = NodeStatus.cancelled, f"cut off after {time_limit:.0f}s by the run's --time limit"
+    return Evaluation(run_id=engine.run.id, node_id=node.id, kind=kind, seed=seed, status=status,
+                      metric=verdict.metric if status == NodeStatus.good else None, metrics=result.metrics or {},
+                      error=error, exec_seconds=result.duration, created_at=time.time())

@@ -179,7 +179,8 @@ def _build(path: Path, fields: dict[str, Any]) -> Idea:
     if fields.get("baseline"):
         fields["baseline_path"], fields["baseline"] = _read_script(path, base, "baseline", fields["baseline"])
     if fields.get("holdout"):
-        _, fields["holdout"] = _read_script(path, base, "holdout", fields["holdout"])
+        # The code stays in memory; the store keeps only the path and hash (runs.models.Idea).
+        fields["holdout_path"], fields["holdout"] = _read_script(path, base, "holdout", fields["holdout"])
     data = fields.get("data") or []
     if isinstance(data, str):
         data = [data]

@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from discovery.limits import MIN_MODEL_SECONDS, assemble_seconds
 from discovery.writeup.facts import Facts, best_so_far, collect, digest, ranked
+from runs.models import Run
 from runs.store import RunStore
 
 __all__ = ["best_so_far", "ranked", "write_report"]
 PROSE_CACHE = "prose.json"
+_MATPLOTLIB_SECONDS = 2.0  # importing matplotlib before the first figure
 GROUNDING_FILE = "grounding.json"
 
 
@@ -37,7 +42,8 @@ class _Written:
 
 
 def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any = None, panel: bool = True,
-                 reviewers: int = 3, refresh: bool = False, offline: bool = False) -> Path:
+                 reviewers: int = 3, refresh: bool = False, offline: bool = False, deadline: float | None = None,
+                 interrupted: bool = False, max_cost: float | None = None) -> Path:
     """Write the run's report folder; return the path of ``report.md``.
 
     ``llm`` (an agents.llm.LLMConfig) defaults to the run's own model; an offline run, or
@@ -45,6 +51,11 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
     call's record (agents.llm.LLMCall). ``panel=False`` skips the review panel; ``reviewers``
     is the panel's size (1-4); ``refresh`` asks the model again even when the facts and the
     write-up have not changed since the last report (otherwise the earlier text and review are reused).
+
+    The model is held to the run's limits: ``deadline`` (a ``time.time()`` value, the end of
+    the run's ``--time``) bounds its calls, leaving time to render the rest; the run's cost
+    ledger stays under ``max_cost`` (default: the run's ``--max-cost``). When either leaves
+    nothing, or the run was ``interrupted``, the text comes from templates and says why.
     """
     from discovery.writeup import compose
     from discovery.writeup import review as reviews
@@ -60,33 +71,49 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         facts = collect(store, run_id)
         out = facts.run_dir / "report"
         out.mkdir(parents=True, exist_ok=True)
-        figures = make_figures(facts, out)
-        plots = copy_best_plots(facts, out)
+        # Drawing the figures is most of a model-free report's time: none is started once only
+        # the time to put the report together is left.
+        figure_deadline = None if deadline is None else deadline - assemble_seconds(len(facts.nodes))
+        skipped: list[str] = []
+        rushed = figure_deadline is not None and figure_deadline - time.time() < _MATPLOTLIB_SECONDS
+        figures = [] if rushed else make_figures(facts, out, deadline=figure_deadline, skipped=skipped)
+        plots = [] if rushed else copy_best_plots(facts, out)
+        rushed = rushed or bool(skipped)
         checklist = run_checklist(facts.run.idea, facts.nodes, facts.best, claimed_best_id=facts.run.best_node_id,
                                   repeats={k: r.values for k, r in facts.repeats.items()}, holdout=facts.holdout)
         previous = reviews.load(out, store, run_id)
         from agents.llm import run_llm
 
         config = None if offline else (llm if llm is not None else run_llm(facts.run.config))
+        limit = max_cost if max_cost is not None else facts.run.config.max_cost
+        # The model gets what is left once the figures are drawn, less the time to put the report together.
+        model_deadline = None if deadline is None else deadline - assemble_seconds(len(facts.nodes))
 
         def body(prose: Any) -> Any:
             return compose.build(facts, prose, figures, plots)
 
-        if config is None:
+        held_back = None if config is None else _held_back(facts.run, interrupted, limit, model_deadline)
+        if config is None or held_back is not None:
             written = _Written(prose=template_prose(facts))
+            if held_back is not None:
+                written.prose.notes.append(f"{held_back}, so the text comes from templates and no panel ran")
+                written.panel_error = held_back
         else:
             written = _run(_with_model(config, on_call, root, facts, out, body, checklist, previous, panel,
-                                       reviewers, refresh))
+                                       reviewers, refresh, _Limits(limit, model_deadline)))
+        if rushed:
+            written.prose.notes.append("the run's --time limit left too little time to draw every figure "
+                                       "(`discover report` draws them)")
         doc = body(written.prose)
         text = to_markdown(doc)
         review = reviews.new_review(run_id, text, checklist, written.panel, written.panel_error,
                                     written.panel_calls, written.panel_cost)
-        if config is not None and not panel:
+        if config is not None and not panel and held_back is None:
             review.panel_error = "the panel was turned off for this report"
         _save_review(root, review, out)
         known = _known(facts)
         doc.add(*reviews.review_blocks(review, known, facts.ignore_words()))
-        pdf = build_pdf(doc, out)
+        pdf = build_pdf(doc, out, **({} if deadline is None else {"timeout": _pdf_seconds(deadline)}))
         tree = write_tree_page(facts, store, out)
         outputs = ["report.md", "report.html", tree.name, *(fig.path for fig in figures), "review.json",
                    "report.tex"] + (["report.pdf"] if pdf.path else [])
@@ -98,11 +125,47 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
                                written.prose.cost + review.cost, reviewed_by,
                                config.model_for("writeup") if config is not None else None))
         path = out / "report.md"
-        path.write_text(to_markdown(doc), encoding="utf-8")
-        (out / "report.html").write_text(to_html(doc, out), encoding="utf-8")
+        _write_atomic(path, to_markdown(doc))
+        _write_atomic(out / "report.html", to_html(doc, out))
         return path
     finally:
         store.close()
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """What the model may still spend: the cost cap (None: none) and a time.time() deadline (None: none)."""
+
+    max_cost: float | None
+    deadline: float | None
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.time()
+
+
+def _held_back(run: Run, interrupted: bool, max_cost: float | None, model_deadline: float | None) -> str | None:
+    """Why the model must not write this report, or None when it may."""
+    if interrupted:
+        return "the run was interrupted (`discover report` asks the model afterwards)"
+    if max_cost is not None and run.cost >= max_cost:
+        return (f"the run's cost limit (${max_cost:g}) was reached (${run.cost:.4f} spent; "
+                "`discover report --max-cost` raises it)")
+    if model_deadline is not None and model_deadline - time.time() < MIN_MODEL_SECONDS:
+        return "the run's --time limit left too little time for the model"
+    return None
+
+
+def _pdf_seconds(deadline: float) -> float:
+    from discovery.writeup.latex import TIMEOUT
+
+    return max(1.0, min(TIMEOUT, deadline - time.time() - 2.0))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` whole: a reader (or a run killed mid-write) never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def _known(facts: Facts) -> Any:
@@ -132,9 +195,10 @@ def _run(coro: Any) -> Any:
 
 
 async def _with_model(config: Any, on_call: Any, root: str | Path, facts: Facts, out: Path, body: Any,
-                      checklist: Any, previous: Any, want_panel: bool, reviewers: int, refresh: bool) -> _Written:
+                      checklist: Any, previous: Any, want_panel: bool, reviewers: int, refresh: bool,
+                      limits: _Limits) -> _Written:
     recorder = None
-    if on_call is None and hasattr(RunStore, "add_llm_call"):
+    if on_call is None:
         # Record the calls through a connection of this thread's own (the caller's may live elsewhere).
         recorder = RunStore(root)
         run_id = facts.run.id
@@ -143,50 +207,73 @@ async def _with_model(config: Any, on_call: Any, root: str | Path, facts: Facts,
             recorder.add_llm_call(run_id, call.model_dump())
     try:
         return await _write_with_model(config, on_call, facts, out, body, checklist, previous, want_panel,
-                                       reviewers, refresh)
+                                       reviewers, refresh, limits)
     finally:
         if recorder is not None:
             recorder.close()
 
 
+async def _within(coro: Any, limits: _Limits) -> Any:
+    """``await coro``, abandoned with TimeoutError at the deadline."""
+    left = limits.left()
+    if left is None:
+        return await coro
+    return await asyncio.wait_for(coro, max(0.0, left))
+
+
 async def _write_with_model(config: Any, on_call: Any, facts: Facts, out: Path, body: Any, checklist: Any,
-                            previous: Any, want_panel: bool, reviewers: int, refresh: bool) -> _Written:
+                            previous: Any, want_panel: bool, reviewers: int, refresh: bool,
+                            limits: _Limits) -> _Written:
     from agents.extract import BadJSON
-    from agents.llm import LLMClient, LLMError
+    from agents.llm import CostLedger, LLMClient, LLMError
     from discovery.writeup import review as reviews
     from discovery.writeup.document import to_markdown
     from discovery.writeup.prose import model_prose, template_prose
     from reviewers.panel import PERSONAS, review_panel
 
-    client = LLMClient(config, on_call)
+    # The run's ledger, so the write-up's calls count against the same cap as the search's.
+    client = LLMClient(config, on_call, ledger=CostLedger(limit=limits.max_cost, spent=facts.run.cost))
     model = config.model_for("writeup")
     key = reviews.text_hash(digest(facts))
     prose = None if refresh else _cached_prose(out, key, model)
     if prose is None:
         try:
-            prose = await model_prose(client, facts)
+            prose = await _within(model_prose(client, facts), limits)
         except (LLMError, BadJSON) as exc:
             prose = template_prose(facts)
             prose.notes.append(f"the model could not write the text ({exc}), so templates were used")
+        except TimeoutError:
+            prose = template_prose(facts)
+            prose.notes.append("the model had not written the text when the run's --time limit came, so "
+                               "templates were used")
         prose.calls, prose.cost = client.calls, client.total_cost
         if prose.author != "templates":
             _cache_prose(out, key, prose)
     written = _Written(prose=prose)
-    if want_panel:
-        text = to_markdown(body(prose))
-        reusable = (previous is not None and not refresh and previous.panel is not None and previous.panel.reviews
-                    and previous.report_hash == reviews.text_hash(text))
-        if reusable:
-            written.panel, written.panel_calls, written.panel_cost = previous.panel, previous.calls, previous.cost
-        else:
-            calls, cost = client.calls, client.total_cost
-            result = await review_panel(client, text, digest(facts), checklist=checklist,
-                                        personas=PERSONAS[:max(1, min(reviewers, len(PERSONAS)))])
-            written.panel_calls, written.panel_cost = client.calls - calls, client.total_cost - cost
-            if result.reviews:
-                written.panel = result
-            else:
-                written.panel_error = "; ".join(result.errors) or "no reviewer answered"
+    if not want_panel:
+        return written
+    text = to_markdown(body(prose))
+    left = limits.left()
+    if (previous is not None and not refresh and previous.panel is not None and previous.panel.reviews
+            and previous.report_hash == reviews.text_hash(text)):
+        written.panel, written.panel_calls, written.panel_cost = previous.panel, previous.calls, previous.cost
+    elif client.ledger.reached:
+        written.panel_error = f"the run's cost limit (${limits.max_cost:g}) was reached"
+    elif left is not None and left < MIN_MODEL_SECONDS:
+        written.panel_error = "the run's --time limit left too little time for the panel"
+    else:
+        calls, cost = client.calls, client.total_cost
+        try:
+            result = await _within(review_panel(client, text, digest(facts), checklist=checklist,
+                                                personas=PERSONAS[:max(1, min(reviewers, len(PERSONAS)))]), limits)
+        except TimeoutError:
+            result = None
+            written.panel_error = "the panel had not finished when the run's --time limit came"
+        written.panel_calls, written.panel_cost = client.calls - calls, client.total_cost - cost
+        if result is not None and result.reviews:
+            written.panel = result
+        elif result is not None:
+            written.panel_error = "; ".join(result.errors) or "no reviewer answered"
     return written
 
 

@@ -118,7 +118,8 @@ def _final_lines(store: RunStore, run_id: str, nodes: dict) -> list[str]:  # noq
         return []
     lines = ["", "final selection:"]
     for s in sorted(summarise(evaluations, nodes), key=lambda s: s.node_id):
-        lines.append(f"  node {s.node_id}: mean {s.mean:.6g} +/- {s.std:.3g} over {s.n} runs")
+        failed = f", {s.failed} re-runs failed" if s.failed else ""
+        lines.append(f"  node {s.node_id}: mean {s.mean:.6g} +/- {s.std:.3g} over {s.n} runs{failed}")
     for e in evaluations:
         if e.kind == "holdout":
             val = nodes[e.node_id].metric

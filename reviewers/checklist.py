@@ -196,7 +196,7 @@ def _runner_up(idea: Idea, nodes: list[Node], best: Node) -> Node | None:
 
 def _holdout_item(idea: Idea, best: Node | None, holdout: dict[int, float]) -> CheckItem:
     name = "held-out gap"
-    if not idea.holdout:
+    if not idea.has_holdout:
         return CheckItem(name=name, status="n/a", detail="the idea declares no held-out script, so the reported "
                          "metric is the validation score the search selected on (optimistic)")
     if best is None or best.metric is None:

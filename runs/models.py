@@ -5,6 +5,7 @@ These are the boundary types every other package speaks. They import nothing of 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable
 from enum import Enum
@@ -172,7 +173,12 @@ class Idea(BaseModel):
     gpus_per_node: float | None = Field(default=None, ge=0)  # None: a share of the GPUs per worker
     network: bool = False
     image: str | None = None
-    holdout: str | None = None  # held-out evaluation code the agents never see
+    # Held-out evaluation code, in memory only: it is never written to the run store, which node
+    # code could open. The store keeps where it came from and its hash; final selection reads
+    # the file again and runs it only when the hash matches.
+    holdout: str | None = Field(default=None, exclude=True)
+    holdout_path: str | None = None
+    holdout_sha256: str | None = None
     # Limits of each node ('10g', '512m'); None: sized from the machine (workspace/limits.py).
     node_disk: str | int | None = None  # the node folder's disk quota, every workspace
     node_memory: str | int | None = None  # Docker: memory without swap
@@ -189,6 +195,22 @@ class Idea(BaseModel):
         if not isinstance(v, dict):
             return v
         return {name: _param_spec(str(name), spec) for name, spec in v.items()}
+
+    @model_validator(mode="after")
+    def _hash_holdout(self) -> Idea:
+        if self.holdout is not None and self.holdout_sha256 is None:
+            self.holdout_sha256 = holdout_hash(self.holdout)
+        return self
+
+    @property
+    def has_holdout(self) -> bool:
+        """Whether the idea declares a held-out script (its code may live only in its file)."""
+        return self.holdout is not None or self.holdout_sha256 is not None
+
+
+def holdout_hash(code: str) -> str:
+    """sha256 of a held-out script's text, as kept in the run store."""
+    return hashlib.sha256(code.encode("utf-8")).hexdigest()
 
 
 class RunConfig(BaseModel):

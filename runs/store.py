@@ -632,6 +632,31 @@ class RunStore:
             "from events e where e.run_id = ? and e.kind = 'run_resumed' order by e.id", [run_id])
         return [(a, b) for a, b in rows if a is not None]
 
+    def mark_killed(self, run_id: str, node_ids: Iterable[int], *, elapsed: float, reason: str,
+                    wait: float = 0.5) -> None:
+        """On a hard exit: the nodes in flight cancelled, the run stopped (a run whose search had
+        ended keeps its status: only its report is missing), in one transaction.
+
+        Waits at most ``wait`` seconds for another writer, then raises sqlite3.OperationalError:
+        a process that must exit now cannot wait the usual 30 s (a resume repairs the rest).
+        """
+        now = time.time()
+        ids = list(node_ids)
+        self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            with self._db.conn:
+                self._db.conn.executemany(
+                    "update nodes set status = ?, error = coalesce(error, ?), finished_at = ?, updated_at = ? "
+                    "where run_id = ? and id = ? and status in (?, ?)",
+                    [(NodeStatus.cancelled.value, reason, now, now, run_id, i, NodeStatus.pending.value,
+                      NodeStatus.running.value) for i in ids])
+                self._db.execute("update runs set status = 'stopped', elapsed = ?, finished_at = ? "
+                                "where id = ? and status = 'running'", [elapsed, now, run_id])
+                self._db.execute("update runs set pid = null where id = ?", [run_id])
+                self._db["events"].insert(Event(run_id=run_id, ts=now, kind="run_killed", message=reason).model_dump())
+        finally:
+            self._db.execute("PRAGMA busy_timeout = 30000")
+
     def add_command(self, run_id: str, kind: str, node_id: int | None = None) -> int:
         cmd = Command(run_id=run_id, kind=kind, node_id=node_id, created_at=time.time())
         with self._db.conn:

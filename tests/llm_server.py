@@ -81,6 +81,7 @@ class ScriptedLLM:
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._count = 0
+        self._stopping = threading.Event()  # ends delayed replies early, so that stop() never waits them out
 
     @property
     def port(self) -> int:
@@ -95,6 +96,7 @@ class ScriptedLLM:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -168,7 +170,7 @@ class ScriptedLLM:
                     return
                 reply = server._next(request)
                 if reply.delay:
-                    time.sleep(reply.delay)
+                    server._stopping.wait(reply.delay)
                 if reply.raw is not None:
                     payload = reply.raw
                 elif reply.status != 200:

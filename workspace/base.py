@@ -29,6 +29,9 @@ class ExecRequest(BaseModel):
     node_id: int
     workdir: Path
     code: str
+    # The file ``code`` is written to and run as; another name (the held-out script's
+    # ``holdout.py``) leaves an ``experiment.py`` already in the folder untouched.
+    script: str = Field(default=SCRIPT_NAME, pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.py$")
     time_limit: float = Field(gt=0)
     output_cap: int = 1_000_000  # bytes kept of each stream
     data: list[str] = Field(default_factory=list)  # host paths, under data/ by workspace/data.py's rule
@@ -143,7 +146,7 @@ def prepare_workdir(request: ExecRequest, visible: Callable[[int, str], str] | N
     """Create the node folder, write the script and link the data (workspace/data.py's rule);
     ``visible(index, path)`` says where the node sees a data path (default: where it is)."""
     request.workdir.mkdir(parents=True, exist_ok=True)
-    (request.workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+    (request.workdir / request.script).write_text(request.code, encoding="utf-8")
     stale = request.workdir / METRICS_FILE
     if stale.exists():
         stale.unlink()

@@ -175,13 +175,13 @@ def exec_environment(request: ExecRequest) -> dict[str, str]:
     return env
 
 
-def node_command(python: str = "python3") -> list[str]:
+def node_command(python: str = "python3", script: str = SCRIPT_NAME) -> list[str]:
     """Run the script, then kill whatever it left running and empty /dev/shm, so that a pooled
     container is clean for the next node. ``kill -1`` spares PID 1 and the shell itself."""
-    script = (
-        f'{python} {SCRIPT_NAME}; rc=$?; '
+    line = (
+        f'{python} {script}; rc=$?; '
         'kill -9 -1 2>/dev/null; '
         'rm -rf /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; '
         'exit $rc'
     )
-    return ["/bin/sh", "-c", script]
+    return ["/bin/sh", "-c", line]

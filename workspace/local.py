@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from workspace.base import (
-    SCRIPT_NAME,
     CappedBuffer,
     ExecRequest,
     ExecResult,
@@ -115,12 +114,12 @@ class LocalWorkspace:
         if self.isolate_network and not request.network:
             launcher.append("--no-network")
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
-        argv = [self.python, SCRIPT_NAME]
+        argv = [self.python, request.script]
         if request.confine:
             from workspace.confine import available, confined_command
 
             if available():  # else the framework has said that the node runs unconfined
-                argv = confined_command(self.python, SCRIPT_NAME, request.workdir, request.data)
+                argv = confined_command(self.python, request.script, request.workdir, request.data)
         proc = await asyncio.create_subprocess_exec(
             *launcher, "--", *argv,
             cwd=request.workdir,

@@ -24,7 +24,7 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workspace.base import METRICS_FILE, SCRIPT_NAME, ExecRequest, ExecResult, write_outputs
+from workspace.base import METRICS_FILE, ExecRequest, ExecResult, write_outputs
 from workspace.limits import size_text
 from workspace.ray_task import Inner, TaskOutput, TaskSpec
 
@@ -326,7 +326,7 @@ def _write_back(request: ExecRequest, out: TaskOutput, attempts: int, notes: lis
         result.stderr += "".join(f"[discover: {note}]\n" for note in extra)
     workdir = request.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+    (workdir / request.script).write_text(request.code, encoding="utf-8")
     stale = workdir / METRICS_FILE
     if stale.exists():
         stale.unlink()
@@ -347,7 +347,7 @@ def _write_back(request: ExecRequest, out: TaskOutput, attempts: int, notes: lis
 def _write_failure(request: ExecRequest, stderr: str, attempts: int = 0, notes: list[str] | None = None) -> None:
     workdir = request.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / SCRIPT_NAME).write_text(request.code, encoding="utf-8")
+    (workdir / request.script).write_text(request.code, encoding="utf-8")
     stale = workdir / METRICS_FILE
     if stale.exists():
         stale.unlink()

@@ -7,6 +7,8 @@ import os
 import re
 import shutil
 import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,39 +28,55 @@ class Figure:
     caption: str
 
 
-def make_figures(f: Facts, out: Path) -> list[Figure]:
-    """Draw the run's figures into ``out``; return them in report order."""
+def make_figures(f: Facts, out: Path, deadline: float | None = None,
+                 skipped: list[str] | None = None) -> list[Figure]:
+    """Draw the run's figures into ``out``; return them in report order.
+
+    With a ``deadline`` (a ``time.time()`` value) no figure is started after it (a run's
+    --time limit covers its report); the keys of those left out are added to ``skipped``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figures: list[Figure] = []
     name, direction = f.metric_name, f.run.idea.metric.direction
+
+    def curve(key: str, col: int, label: str) -> None:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.step([p[col] for p in f.best_curve], [p[2] for p in f.best_curve], where="post", color="tab:blue")
+        ax.set_xlabel(label)
+        ax.set_ylabel(f"best {name}")
+        ax.set_title(f"Best {name} ({direction}) so far")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out / f"{key}.png", dpi=110)
+        plt.close(fig)
+
+    plan: list[tuple[Figure, Callable[[], None]]] = []
     if f.best_curve:
-        for key, col, label, caption in (
-                ("best_vs_nodes", 0, "nodes finished", f"Best {name} against the number of nodes finished"),
-                ("best_vs_time", 1, "seconds of search", f"Best {name} against time spent searching")):
-            fig, ax = plt.subplots(figsize=(6, 3.5))
-            ax.step([p[col] for p in f.best_curve], [p[2] for p in f.best_curve], where="post", color="tab:blue")
-            ax.set_xlabel(label)
-            ax.set_ylabel(f"best {name}")
-            ax.set_title(f"Best {name} ({direction}) so far")
-            ax.grid(alpha=0.3)
-            fig.tight_layout()
-            fig.savefig(out / f"{key}.png", dpi=110)
-            plt.close(fig)
-            figures.append(Figure(key, f"{key}.png", caption))
+        plan += [(Figure("best_vs_nodes", "best_vs_nodes.png", f"Best {name} against the number of nodes finished"),
+                  lambda: curve("best_vs_nodes", 0, "nodes finished")),
+                 (Figure("best_vs_time", "best_vs_time.png", f"Best {name} against time spent searching"),
+                  lambda: curve("best_vs_time", 1, "seconds of search"))]
     if f.nodes:
-        tree_figure(f, out / "tree.png")
-        figures.append(Figure("tree", "tree.png", "The search tree (grey square: the idea; colour: metric; "
-                                                  "red x: no valid metric; orange: flagged)"))
+        plan.append((Figure("tree", "tree.png", "The search tree (grey square: the idea; colour: metric; "
+                                                "red x: no valid metric; orange: flagged)"),
+                     lambda: tree_figure(f, out / "tree.png")))
     if any(s.metrics for s in f.operators.values()):
-        _grouped(f, out / "by_operator.png", by="operator")
-        figures.append(Figure("by_operator", "by_operator.png", f"{name} of every valid node, by operator"))
+        plan.append((Figure("by_operator", "by_operator.png", f"{name} of every valid node, by operator"),
+                     lambda: _grouped(f, out / "by_operator.png", by="operator")))
     if any(s.metrics for s in f.depths.values()):
-        _grouped(f, out / "by_depth.png", by="depth")
-        figures.append(Figure("by_depth", "by_depth.png", f"{name} of every valid node, by depth in the tree"))
+        plan.append((Figure("by_depth", "by_depth.png", f"{name} of every valid node, by depth in the tree"),
+                     lambda: _grouped(f, out / "by_depth.png", by="depth")))
+    figures: list[Figure] = []
+    for figure, draw in plan:
+        if deadline is not None and time.time() >= deadline:
+            if skipped is not None:
+                skipped.append(figure.key)
+            continue
+        draw()
+        figures.append(figure)
     return figures
 
 

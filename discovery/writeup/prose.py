@@ -165,7 +165,7 @@ def _limitations(f: Facts) -> str:
     else:
         items.append("Each node ran once with one seed: differences smaller than the run-to-run noise of the "
                      "experiment are not evidence.")
-    if f.run.idea.holdout:
+    if f.run.idea.has_holdout:
         if best is not None and best.id in f.holdout and best.metric is not None:
             items.append(f"The held-out score of the best node ({fmt(f.holdout[best.id])}) is the unbiased "
                          "estimate; the validation score was used to select it.")

@@ -80,3 +80,84 @@ def test_summarise_counts_the_original_run() -> None:
     evals.append(Evaluation(run_id="r", node_id=1, kind="seed", seed=3, status=NodeStatus.buggy))
     (summary,) = summarise(evals, nodes)
     assert summary.mean == 2.0 and summary.n == 3 and summary.std == 1.0
+
+
+FLAKY = """import json, os, time
+X = 2
+SEED = 0
+WAIT = 0.0
+time.sleep(WAIT)
+# X = 3 scores best once, but crashes with two of the three re-run seeds.
+if X == 3 and SEED in (1000, 2000):
+    raise SystemExit("crashes with this seed")
+json.dump({"score": -abs(X - 3), "gpus": os.environ["CUDA_VISIBLE_DEVICES"], "seed": SEED},
+          open("metrics.json", "w"))
+"""
+GPU_HOLDOUT = """import json, os
+import experiment
+json.dump({"score": -abs(experiment.X - 3), "gpus": os.environ["CUDA_VISIBLE_DEVICES"]}, open("metrics.json", "w"))
+"""
+
+
+def gpu_engine(tmp_path: Path, space: str, **config: object) -> Engine:
+    from agents.offline import OfflineAgent
+    from discovery.api import create_run
+    from discovery.idea import load_idea
+    from discovery.progress import SilentProgress
+    from runs.models import RunConfig
+    from search.greedy import GreedyPolicy
+    from workspace.gpus import GpuAllocator
+    from workspace.local import LocalWorkspace
+
+    (tmp_path / "baseline.py").write_text(FLAKY)
+    (tmp_path / "holdout.py").write_text(GPU_HOLDOUT)
+    (tmp_path / "idea.md").write_text(f"---\ntitle: Flaky\nmetric: score\nbaseline: baseline.py\nholdout: holdout.py\n"
+                                      f"search_space: {space}\ntime_limit: 20\n---\n# Flaky\n")
+    store = RunStore(tmp_path / "runs")
+    the_run = create_run(store, load_idea(tmp_path / "idea.md"), RunConfig(workspace="local", **config))
+    return Engine(store=store, run=the_run, policy=GreedyPolicy(num_drafts=2), agent=OfflineAgent(),
+                  workspace=LocalWorkspace(), progress=SilentProgress(), gpus=GpuAllocator(["0", "1"]), gpu_share=0.5)
+
+
+async def test_failed_reruns_count_against_a_node_and_reruns_get_gpus(tmp_path: Path) -> None:
+    from discovery.graph import run_loop
+
+    engine = gpu_engine(tmp_path, "{X: [2, 3]}", budget=2, workers=2, final_seeds=3, final_top_k=2)
+    await run_loop(engine)
+    store, run_id = engine.store, engine.run.id
+    nodes = {n.params["X"]: n for n in store.nodes(run_id)}
+    assert nodes[3].metric == 0 and nodes[2].metric == -1  # the search's best is X = 3
+    seeds = [e for e in store.evaluations(run_id) if e.kind == "seed"]
+    assert len(seeds) == 6
+    failed = [e for e in seeds if e.status != NodeStatus.good]
+    assert {(e.node_id, e.seed) for e in failed} == {(nodes[3].id, 1000), (nodes[3].id, 2000)}
+    # X = 3 crashed on two of its three re-runs: the node that reproduced wins.
+    run_row = store.get_run(run_id)
+    assert run_row.best_node_id == nodes[2].id
+    # Re-runs and the held-out script ran like nodes: each with its share of a GPU.
+    good = [e for e in seeds if e.status == NodeStatus.good]
+    assert good and all(e.metrics["gpus"] in ("0", "1") for e in good)
+    [held] = [e for e in store.evaluations(run_id) if e.kind == "holdout"]
+    assert held.node_id == nodes[2].id and held.metric == -1 and held.metrics["gpus"] in ("0", "1")
+    assert sum(engine.gpus.free.values()) == 2000
+
+
+@pytest.mark.slow
+async def test_final_selection_and_report_fit_in_the_time_limit(tmp_path: Path) -> None:
+    import time
+
+    from discovery.graph import run_loop
+
+    engine = gpu_engine(tmp_path, "{X: {low: 0, high: 1000, integer: true}, WAIT: [0.3]}", budget=10_000,
+                        workers=2, final_seeds=2, final_top_k=2, time_limit=20)
+    t0 = time.monotonic()
+    await run_loop(engine)
+    took = time.monotonic() - t0
+    store, run_id = engine.store, engine.run.id
+    assert engine.stop_reason == "time" and took <= 20 + 1.0, took
+    seeds = [e for e in store.evaluations(run_id) if e.kind == "seed"]
+    assert len(seeds) == 4 and all(e.status == NodeStatus.good for e in seeds)  # ran although the run stopped on time
+    assert [e for e in store.evaluations(run_id) if e.kind == "holdout"]
+    assert (store.run_dir(run_id) / "report" / "report.md").exists()
+    events = [e.kind for _, e in store.events(run_id)]
+    assert events.index("final_selection") < events.index("run_finished")

@@ -58,4 +58,4 @@ def test_bench_refuses_an_unknown_policy_in_one_line(tmp_path: Path, capsys) -> 
     a = classify_task(tmp_path / "threshold")
     assert main(["--runs-dir", str(tmp_path / "runs"), "bench", str(a), "--policies", "mcts,annealing"]) == 2
     err = capsys.readouterr().err
-    assert err == "discover: error: --policies: unknown policy 'annealing' (choose from mcts, greedy, bfts)\n"
+    assert err == "discover: error: --policies: unknown policy 'annealing' (choose from adaptive, mcts, greedy, bfts, drafts)\n"
