@@ -447,6 +447,32 @@ class NodeLine(BaseModel):
     updated_at: float | None = None  # when the row last changed (stores from before it: None)
 
 
+class Checkpoint(BaseModel):
+    """One LangGraph checkpoint of a node's pipeline, as the store keeps it (serialised by LangGraph)."""
+
+    thread_id: str
+    checkpoint_ns: str = ""
+    checkpoint_id: str
+    parent_id: str | None = None
+    type: str  # the serialiser's name for how ``checkpoint`` is encoded
+    checkpoint: bytes
+    metadata: bytes  # JSON
+
+
+class CheckpointWrite(BaseModel):
+    """What one task of a pipeline step wrote, kept until the step's checkpoint is made."""
+
+    thread_id: str
+    checkpoint_ns: str = ""
+    checkpoint_id: str
+    task_id: str
+    idx: int
+    channel: str
+    type: str
+    value: bytes
+    task_path: str = ""
+
+
 class Event(BaseModel):
     """Something worth a line in the log: node started, finished, run stopped..."""
 

@@ -19,6 +19,8 @@ import sqlite_utils
 
 from runs.models import (
     Attempt,
+    Checkpoint,
+    CheckpointWrite,
     Command,
     Evaluation,
     Event,
@@ -144,6 +146,19 @@ SCHEMA: dict[str, dict[str, Any]] = {
     "run_papers": {
         "columns": {"run_id": str, "paper_id": str, "purpose": str, "note": str, "created_at": float},
         "pk": ("run_id", "paper_id", "purpose"),
+    },
+    # Each in-flight node's pipeline (discovery/node_graph.py), after each finished step: LangGraph's
+    # checkpoints and the writes of a step's tasks, by thread (one per node). Opaque bytes here;
+    # a node's rows go once the node is recorded.
+    "checkpoints": {
+        "columns": {"thread_id": str, "checkpoint_ns": str, "checkpoint_id": str, "parent_id": str, "type": str,
+                    "checkpoint": bytes, "metadata": bytes},
+        "pk": ("thread_id", "checkpoint_ns", "checkpoint_id"),
+    },
+    "checkpoint_writes": {
+        "columns": {"thread_id": str, "checkpoint_ns": str, "checkpoint_id": str, "task_id": str, "idx": int,
+                    "channel": str, "type": str, "value": bytes, "task_path": str},
+        "pk": ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
     },
     # What discover ideate's novelty check said of each paper, by the title of the idea it checked.
     "idea_papers": {
@@ -410,6 +425,12 @@ class RunStore:
         return [Attempt.model_validate(r) for r in self._db["attempts"].rows_where(
             where, params, order_by="node_id, attempt")]
 
+    def delete_attempt(self, run_id: str, node_id: int, attempt: int) -> None:
+        """Forget an attempt recorded as interrupted that had in fact finished (its pipeline's checkpoint says so)."""
+        with self._db.conn:
+            self._db.execute("delete from attempts where run_id = ? and node_id = ? and attempt = ?",
+                             [run_id, node_id, attempt])
+
     def save_evaluation(self, evaluation: Evaluation) -> None:
         row = evaluation.model_dump(mode="json")
         row["metrics"] = json.dumps(row["metrics"])
@@ -497,6 +518,75 @@ class RunStore:
             return []
         return [WriteupReviewRecord.model_validate(r) for r in self._db["writeup_reviews"].rows_where(
             "run_id = ?", [run_id], order_by="id")]
+
+    # -- checkpoints of the node pipelines ------------------------------------------------------
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep one checkpoint (committed before this returns)."""
+        # Plain SQL: it runs after every step of every node, and sqlite-utils looks the table up each time.
+        row = checkpoint.model_dump()
+        with self._db.conn:
+            self._db.conn.execute(f"insert or replace into checkpoints ({', '.join(row)}) "
+                                  f"values ({', '.join('?' * len(row))})", list(row.values()))
+
+    def checkpoint(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        """The thread's checkpoint ``checkpoint_id``, or its latest; None when there is none."""
+        found = self.checkpoints(thread_id, checkpoint_ns, checkpoint_id=checkpoint_id, limit=1)
+        return found[0] if found else None
+
+    def checkpoints(self, thread_id: str | None, checkpoint_ns: str | None = None, *, checkpoint_id: str | None = None,
+                    before: str | None = None, limit: int | None = None) -> list[Checkpoint]:
+        """Checkpoints, newest first (ids grow with time): of one thread (all when None), namespace,
+        id, or those older than ``before``."""
+        if not self._has("checkpoints"):
+            return []
+        where, params = ["1"], []
+        for column, op, value in (("thread_id", "=", thread_id), ("checkpoint_ns", "=", checkpoint_ns),
+                                  ("checkpoint_id", "=", checkpoint_id), ("checkpoint_id", "<", before)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        sql = f"select * from checkpoints where {' and '.join(where)} order by checkpoint_id desc"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        cursor = self._db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [Checkpoint.model_validate(dict(zip(names, r))) for r in cursor]
+
+    def put_checkpoint_writes(self, writes: list[CheckpointWrite], *, replace: bool) -> None:
+        """Keep the writes of a step's task; ``replace`` overwrites those already kept under the same keys."""
+        if not writes:
+            return
+        columns = list(CheckpointWrite.model_fields)
+        with self._db.conn:
+            self._db.conn.executemany(
+                f"insert or {'replace' if replace else 'ignore'} into checkpoint_writes ({', '.join(columns)}) "
+                f"values ({', '.join('?' * len(columns))})", [[getattr(w, c) for c in columns] for w in writes])
+
+    def checkpoint_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[CheckpointWrite]:
+        """The writes kept for one checkpoint, in the order LangGraph applies them."""
+        if not self._has("checkpoint_writes"):
+            return []
+        rows = self._db["checkpoint_writes"].rows_where(
+            "thread_id = ? and checkpoint_ns = ? and checkpoint_id = ?", [thread_id, checkpoint_ns, checkpoint_id],
+            order_by="task_path, task_id, idx")
+        return [CheckpointWrite.model_validate(r) for r in rows]
+
+    def checkpoint_threads(self, prefix: str) -> list[str]:
+        """The threads with checkpoints whose id starts with ``prefix``."""
+        if not self._has("checkpoints"):
+            return []
+        rows = self._db.execute("select distinct thread_id from checkpoints where substr(thread_id, 1, ?) = ?",
+                                [len(prefix), prefix])
+        return [t for (t,) in rows]
+
+    def delete_checkpoints(self, thread_ids: Iterable[str]) -> None:
+        """Forget the checkpoints and writes of these threads."""
+        ids = [(t,) for t in thread_ids]
+        if ids:
+            with self._db.conn:
+                self._db.conn.executemany("delete from checkpoints where thread_id = ?", ids)
+                self._db.conn.executemany("delete from checkpoint_writes where thread_id = ?", ids)
 
     # -- the literature cache ----------------------------------------------------------------
 

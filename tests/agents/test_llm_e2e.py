@@ -70,14 +70,6 @@ class Scientist:
         return Reply(status=500)
 
 
-class ScopedEngine(Engine):
-    """The engine with its expansions tagged by node id, as the orchestrator wiring will do."""
-
-    async def expand(self, node_id: int) -> bool:
-        with node_scope(node_id):
-            return await super().expand(node_id)
-
-
 @pytest.mark.slow
 async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
     calls: list[LLMCall] = []
@@ -88,8 +80,8 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         run_config = with_llm(RunConfig(budget=6, workers=2, debug_prob=1.0), config)
         run = create_run(store, load_idea(EXAMPLES / "mlp_spirals" / "idea.md"), run_config)
         workspace = LocalWorkspace()
-        engine = ScopedEngine(store=store, run=run, policy=make_policy("greedy", num_drafts=3, debug_prob=1.0),
-                              agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
+        engine = Engine(store=store, run=run, policy=make_policy("greedy", num_drafts=3, debug_prob=1.0),
+                        agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
         try:
             await run_loop(engine)
         finally:

@@ -207,7 +207,7 @@ def test_time_limit_ends_a_paused_idle_run(tmp_path: Path) -> None:
         proc.kill()
         proc.communicate()
         raise AssertionError("a paused run went on past its --time limit") from None
-    assert proc.returncode == 0
+    assert proc.returncode in (0, 3)  # 3: the pause came before any node produced a metric
     assert time.monotonic() - t0 < 30
     run = store.get_run(run_id)
     assert run.status == "finished" and run.elapsed < 6
