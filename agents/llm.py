@@ -222,6 +222,28 @@ class LLMClient:
         self.calls = 0
         self._semaphore: asyncio.Semaphore | None = None
         self._keys: dict[str, str | None] = {}
+        self._ready: asyncio.Task[None] | None = None  # the background check every call waits for
+
+    def start_check(self, also: Callable[[], Any] | None = None) -> asyncio.Task[None]:
+        """Load litellm (about 5 s) in a thread and check the model (``acheck_model``, its probe
+        included) in the background, from now on; return that task.
+
+        Every call waits for it and fails with its ModelCheckError when the model cannot be
+        used, so a run can start its first node (the baseline needs no model) while the model
+        library loads. ``also`` runs once litellm is loaded (a notice about prices, say).
+        """
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_task(self._check(also), name="model-check")
+        return self._ready
+
+    async def _check(self, also: Callable[[], Any] | None) -> None:
+        await asyncio.to_thread(_litellm)
+        if also is not None:
+            try:
+                also()
+            except Exception:  # a notice must not stop the run
+                log.exception("after loading litellm")
+        await acheck_model(self.config)
 
     async def complete(self, messages: list[dict[str, Any]], *, role: Role, purpose: str,
                        max_tokens: int | None = None, response_format: dict[str, Any] | None = None) -> Completion:
@@ -231,6 +253,8 @@ class LLMClient:
         auth, unknown model, context too long), and CostLimitReached instead of sending a
         request once the ledger has reached its cap. Every attempt is reported to ``on_call``.
         """
+        if self._ready is not None:
+            await asyncio.shield(self._ready)  # the model checked (ModelCheckError when it cannot be used)
         litellm = _litellm()
         cfg = self.config
         model = cfg.model_for(role)
@@ -355,9 +379,7 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
     server and unreachable API bases before any node runs.
     """
     litellm = _litellm()
-    by_model: dict[str, str] = {}
-    for role in ROLES:
-        by_model.setdefault(config.model_for(role), ROLE_FIELDS[role] if role in config.models else "model")
+    by_model = _models(config)
     for model, field in by_model.items():
         try:
             litellm.get_llm_provider(model=model, api_base=config.api_base)
@@ -389,6 +411,38 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
                 "the server does not know this model" if _status(cause) == 404 else _describe(cause or exc))
             where = f" at {config.api_base}" if config.api_base else ""
             raise ModelCheckError(field, f" {model}{where}: {what}") from None
+
+
+# Providers whose models read exactly this one key variable (as litellm checks them).
+_ONE_KEY = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "openrouter": "OPENROUTER_API_KEY",
+            "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
+            "together_ai": "TOGETHERAI_API_KEY", "xai": "XAI_API_KEY", "cohere": "COHERE_API_KEY"}
+
+
+def quick_check(config: LLMConfig, env: Mapping[str, str] | None = None) -> None:
+    """The part of ``acheck_model`` that needs no litellm: the key variable the config names is
+    set, and so is the key of each model's provider when that is sure. Raise ModelCheckError.
+
+    Instant, so the CLI refuses a missing key before the run is stored; the rest (an unknown
+    model, a wrong key, a server that does not answer) is ``LLMClient.start_check``'s.
+    """
+    env = os.environ if env is None else env
+    for model, field in _models(config).items():
+        if config.api_key_env:
+            if not env.get(config.api_key_env):
+                raise ModelCheckError(field, f" {model}: the key variable {config.api_key_env} is not set")
+        elif not config.api_base:
+            key = _ONE_KEY.get(model.split("/", 1)[0]) if "/" in model else None
+            if key and not env.get(key):
+                raise ModelCheckError(field, f" {model}: missing key, set {key}")
+
+
+def _models(config: LLMConfig) -> dict[str, str]:
+    """Each distinct model of the config and the setting that names it."""
+    by_model: dict[str, str] = {}
+    for role in ROLES:
+        by_model.setdefault(config.model_for(role), ROLE_FIELDS[role] if role in config.models else "model")
+    return by_model
 
 
 def check_model(config: LLMConfig, *, probe: bool = True) -> None:

@@ -11,11 +11,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from agents.llm import LLMConfig
-    from runs.models import RunConfig
 
 DEFAULT_RUNS_DIR = "runs"
 RUN_HELP = "run id, any part of it that names one run, or 'latest' (default)"
@@ -260,7 +255,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     idea = load_idea(args.idea, metric=args.metric, goal=args.goal, evaluation=args.eval, desc=args.desc,
                      notice=lambda text: print(f"discover: {text}", file=sys.stderr))
-    config = _configure_model(args, config)
+    config = _configure_model(args, config, probe=False)
     preflight(config, idea)
     store = _open_store(args)
     run = create_run(store, idea, config)
@@ -311,9 +306,12 @@ def _cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 - RunConfig in and out
-    """Resolve --model & co. (flags > environment > --config file) and check the model answers."""
-    from agents.llm import LLMConfig, check_model, with_llm
+def _configure_model(args: argparse.Namespace, config, *, probe: bool = True):  # noqa: ANN001, ANN202 - RunConfig
+    """Resolve --model & co. (flags > environment > --config file) and check the model answers.
+
+    ``probe=False`` (``discover run``): only the checks that need no litellm here; the search
+    checks the rest while its first nodes start (api.run_async's ``check_model``)."""
+    from agents.llm import LLMConfig, check_model, quick_check, with_llm
 
     table = {}
     if args.config_file:
@@ -331,22 +329,21 @@ def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 
         other = "--price-out" if given == ["price_in"] else "--price-in"
         raise UsageError(f"{other}: give it too (USD per million tokens): the two prices go together")
     llm = LLMConfig.resolve({k: getattr(args, k, None) for k in keys}, table)
-    if llm is not None:
-        print(f"discover: checking model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else ""),
-              file=sys.stderr)
-        check_model(llm)
-        _price_notice(llm, config)
+    if llm is None:
+        return with_llm(config, None)
+    where = f"model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else "")
+    if not probe:
+        quick_check(llm)
+        print(f"discover: {where} (checked while the search starts)", file=sys.stderr)
+        return with_llm(config, llm)
+    print(f"discover: checking {where}", file=sys.stderr)
+    check_model(llm)
+    from discovery.api import price_notice
+
+    notice = price_notice(llm) if config.max_cost is None else None
+    if notice:
+        print(f"discover: {notice}", file=sys.stderr)
     return with_llm(config, llm)
-
-
-def _price_notice(llm: LLMConfig, config: RunConfig) -> None:
-    """One line when a model has no known price (with --max-cost that is an error, in preflight)."""
-    from agents.llm import unpriced_models
-
-    unpriced = unpriced_models(llm)
-    if unpriced and config.max_cost is None:
-        print(f"discover: {', '.join(unpriced)} has no known price: its calls count as $0 in the run's cost "
-              "(give --price-in and --price-out, USD per million tokens)", file=sys.stderr)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -393,7 +390,7 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
              if run.agent == "offline" else f"agent {run.agent}")
     print(f"discover: run {run.id}: {config.workers} workers, {config.policy} policy; {agent}", file=sys.stderr)
     progress = SilentProgress() if args.quiet else TerminalProgress()
-    result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock))
+    result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock, check_model=True))
     if args.quiet:
         print(summary_table(store, run.id))
         if result.report:

@@ -30,7 +30,7 @@ from search.scope import select_within
 from search.tree import SearchTree, TreeNode
 from workspace.base import SCRIPT_NAME, ExecRequest, ExecResult, Workspace
 
-StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
+StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt", "model"]
 _POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
 _RESOURCES_SECONDS = 10.0  # how often the machines' free GPUs are written for the TUI
 _TAIL = 4000  # characters of stdout/stderr kept in the node row
@@ -104,6 +104,11 @@ class Engine:
     remembered: set[int] = field(default_factory=set)  # finished nodes already in ``memory``
     baseline_node: int | None = None  # the node that runs the idea's baseline as written
     graph: Any = None  # the node pipeline (discovery.graph), compiled with the store's checkpointer
+    # Starts the model's check in the background (agents.llm.LLMClient.start_check), called once the
+    # first nodes are launched: the baseline runs while the model library loads.
+    start_model_check: Any = None
+    model_check: asyncio.Task[Any] | None = None
+    model_error: BaseException | None = None  # why the model cannot be used (the run stops: "model")
     judges: Any = None  # discovery.llm_steps.Judges when a model is configured
 
     def __post_init__(self) -> None:
@@ -258,7 +263,16 @@ class Engine:
                 break
             self._start(NodeWork(node=self._create(action)))
             started += 1
+        if self.start_model_check is not None and self.model_check is None:
+            self.model_check = self.start_model_check()
+            self.model_check.add_done_callback(self._model_checked)
         return started
+
+    def _model_checked(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.model_error = task.exception()
+        self.request_stop("model")
 
     def _start(self, work: NodeWork) -> None:
         node_id = work.node.id
@@ -632,7 +646,7 @@ class Engine:
             self.stop_reason = reason
             if first:
                 self.store.add_event(self.run.id, "stopping", reason)
-        if reason in ("interrupt", "time"):
+        if reason in ("interrupt", "time", "model"):
             for task in self.tasks.values():
                 task.cancel()
             if reason == "interrupt" and self.final_task is not None:
@@ -735,7 +749,12 @@ class Engine:
         Everything here stays within --time: the final selection until the write-up's share,
         the write-up with what is left. An interrupt skips the final selection and the model.
         """
-        status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
+        status = "stopped" if self.stop_reason in ("user", "interrupt", "model") else "finished"
+        if self.stop_reason == "model":
+            # The model cannot be used: no final selection, no report; the caller says why.
+            self.store.update_run(self.run.id, status=status, elapsed=self.elapsed(), pid=None)
+            self.store.add_event(self.run.id, "model_check_failed", str(self.model_error))
+            return
         best = self.tree.best_id
         if self.stop_reason != "interrupt" and (self.config.final_seeds or self.idea.has_holdout):
             best = await self._final_selection(best)

@@ -257,6 +257,19 @@ class RunStore:
             run_id, n = f"{base}-{n}", n + 1
         return run_id
 
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run that should never have been stored (its model could not be used): its rows
+        in every table, its checkpoints and its folder."""
+        import shutil
+
+        with self._db.conn:
+            for table, spec in SCHEMA.items():
+                if "run_id" in spec["columns"]:
+                    self._db.execute(f"delete from {table} where run_id = ?", [run_id])
+            self._db.execute("delete from runs where id = ?", [run_id])
+        self.delete_checkpoints(self.checkpoint_threads(f"{run_id}:"))
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set some columns of a run (``idea`` and ``config`` as models or dicts)."""
         row = {}

@@ -159,6 +159,34 @@ async def test_check_missing_provider_key(monkeypatch: pytest.MonkeyPatch) -> No
         await acheck_model(LLMConfig(model="anthropic/claude-sonnet-4-5"))
 
 
+def test_quick_check_refuses_a_missing_key_without_litellm() -> None:
+    from agents.llm import quick_check
+
+    with pytest.raises(ModelCheckError, match="^model anthropic/claude-sonnet-4-5: missing key, set ANTHROPIC_API_KEY"):
+        quick_check(LLMConfig(model="anthropic/claude-sonnet-4-5"), env={})
+    with pytest.raises(ModelCheckError, match="^review_model openai/r: missing key, set OPENAI_API_KEY"):
+        quick_check(LLMConfig(model="anthropic/a", models={"review": "openai/r"}), env={"ANTHROPIC_API_KEY": "k"})
+    with pytest.raises(ModelCheckError, match="the key variable MY_KEY is not set"):
+        quick_check(LLMConfig(model="openai/x", api_key_env="MY_KEY"), env={"OPENAI_API_KEY": "k"})
+    quick_check(LLMConfig(model="openai/x", api_base="http://127.0.0.1:9/v1"), env={})  # a local server: no key
+    quick_check(LLMConfig(model="ollama/llama3"), env={})  # not sure which key: left to the full check
+
+
+async def test_a_started_check_holds_every_call_and_fails_them_with_its_error(llm: ScriptedLLM) -> None:
+    llm.script(Reply(status=401))  # the probe is refused
+    client = LLMClient(fast_config(llm))
+    check = client.start_check()
+    with pytest.raises(ModelCheckError, match="authentication failed"):
+        await client.complete([{"role": "user", "content": "hi"}], role="code", purpose="draft")
+    assert check.done() and len(llm.requests) == 1  # the call itself was never sent
+    llm.script("OK", "the answer")
+    client = LLMClient(fast_config(llm))
+    client.start_check()
+    reply = await client.complete([{"role": "user", "content": "hi"}], role="code", purpose="draft")
+    assert reply.text == "the answer" and [r.messages[-1]["content"] for r in llm.requests[1:]] == [
+        "Reply with the word OK.", "hi"]
+
+
 async def test_check_auth_error_and_unknown_model_on_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     with ScriptedLLM(api_key="secret") as server:
         monkeypatch.setenv("DISCOVER_TEST_KEY", "wrong")

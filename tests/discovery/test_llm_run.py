@@ -79,14 +79,27 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     assert "invalid" in shown.stdout and "validation rows reused" in shown.stdout and "llm calls" in shown.stdout
 
 
-def test_a_model_that_refuses_stops_before_any_node(tmp_path: Path) -> None:
+def test_a_model_that_refuses_stops_the_run_and_leaves_nothing(tmp_path: Path) -> None:
     with ScriptedLLM(api_key="right-key", handler=lambda req: Reply("OK")) as server:
         done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/scripted",
                         "--api-base", server.api_base, cwd=tmp_path)
     assert done.returncode == 2
-    assert "authentication failed" in done.stderr and done.stderr.count("discover: error:") == 1
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "runs" / "discover.db").exists()
+    assert f"discover: error: --model openai/scripted at {server.api_base}: authentication failed" in done.stderr
+    assert done.stderr.count("discover: error:") == 1 and "Traceback" not in done.stderr
+    # The model was checked while the baseline started: the run is gone, as if refused before it was stored.
+    runs = tmp_path / "runs"
+    assert RunStore(runs, readonly=True).list_runs() == []
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith("discover.db")) == []
+
+
+def test_a_missing_key_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV.items() if k != "ANTHROPIC_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "discovery.cli", "run", str(EXAMPLES / "mlp_spirals" / "idea.md"),
+                           "--model", "anthropic/claude-sonnet-4-5"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2 and done.stderr.endswith(
+        "discover: error: --model anthropic/claude-sonnet-4-5: missing key, set ANTHROPIC_API_KEY\n")
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow

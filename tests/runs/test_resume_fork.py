@@ -306,8 +306,8 @@ def test_a_node_killed_in_its_review_goes_on_without_running_or_asking_again(tmp
     assert paid_twice(calls) == []
     first = [c.role for c in calls if c.node_id == 1]
     assert sorted(first) == ["review", "value_after", "value_before"]  # each once, none repeated
-    # What the model was asked: the calls kept, the model check, and the review the kill cut off.
-    assert len(requests) == len(calls) + 2
+    # What the model was asked: the calls kept, the model checks (each session's), and the review the kill cut off.
+    assert len(requests) == len(calls) + 3
     assert sum('"verdict"' in r.text() for r in requests) == 3 + 1
 
 
@@ -325,7 +325,7 @@ def test_a_node_killed_while_it_runs_keeps_its_value_estimate(tmp_path: Path) ->
     calls = store.llm_calls(run_id)
     assert paid_twice(calls) == []
     assert [c.role for c in calls if c.node_id == 1].count("value_before") == 1  # ...its estimate did not
-    assert len(requests) == len(calls) + 1  # and nothing else was asked twice (+1: the model check)
+    assert len(requests) == len(calls) + 2  # and nothing else was asked twice (+2: each session's model check)
 
 
 def test_second_resume_is_refused_while_running(tmp_path: Path) -> None:
