@@ -180,13 +180,20 @@ class Engine:
         if now - self.final_estimate[0] < _POLL_SECONDS:  # it sorts the valid nodes: not at every launch
             return self.final_estimate[1]
         from discovery import limits
-        from discovery.final import top_nodes
 
-        top = top_nodes(self, self.config.final_top_k if self.config.final_seeds else 1)
+        top = self.best_nodes(self.config.final_top_k if self.config.final_seeds else 1)
         seconds = limits.final_reserve([n.exec_seconds for n in top], seeds=self.config.final_seeds,
                                        workers=self.config.workers, holdout=self.idea.has_holdout)
         self.final_estimate = (now, seconds)
         return seconds
+
+    def best_nodes(self, k: int) -> list[Node]:
+        """The search's ``k`` best valid, unpruned nodes, best first (ties: the older node)."""
+        return [self.nodes[t.id] for t, _ in zip(self.tree.ranked(), range(k))]
+
+    def message(self, text: str) -> None:
+        """Tell the user, through the progress display."""
+        self.progress.message(text)
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
@@ -630,8 +637,7 @@ class Engine:
         partner = self.store.get_node(self.run.id, node.partner_id) if node.partner_id is not None else None
         lessons = ""
         if getattr(self.agent, "reads_lessons", False):
-            top = [self.nodes[t.id] for t, _ in zip(self.tree.ranked(), range(_LESSONS_TOP))]
-            lessons = self.memory.text(top)
+            lessons = self.memory.text(self.best_nodes(_LESSONS_TOP))
         return ExpansionContext(
             idea=self.agent_idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
             tried=self.tried, seed=self.config.seed, feedback=feedback, partner=partner, lessons=lessons,
