@@ -386,7 +386,8 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
         except Exception:  # noqa: BLE001 - litellm raises BadRequestError with a banner
             raise ModelCheckError(field, (
                 f" {model}: unknown model; name it as provider/model, e.g. openai/gpt-4o-mini, "
-                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME on an OpenAI-compatible API base)")) from None
+                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME on an OpenAI-compatible API base)"),
+            ) from None
         if config.api_key_env:
             if not os.environ.get(config.api_key_env):
                 raise ModelCheckError(field, f" {model}: the key variable {config.api_key_env} is not set")

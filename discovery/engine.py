@@ -459,8 +459,11 @@ class Engine:
         """The node's plan and code: its own when it has code already, the idea's baseline for
         the first draft, else the agent's. Saved in the node's row; the state says whether."""
         work = self.work[node_id]
-        if work.node.code:
-            return {"expanded": True}  # expanded in an earlier session: the agent is not asked again
+        if work.node.code:  # expanded in an earlier session: the agent is not asked again
+            if not work.node.code_key:  # a store from before code keys
+                work.node = work.node.model_copy(update={"code_key": code_key(work.node.code)})
+                self._save(work.node)
+            return {"expanded": True}
         proposal = self._baseline(work.node) or await self._propose(work)
         if proposal is None:
             return {"expanded": False, "error": work.error, "exhausted": work.exhausted, "cut": work.cut}
@@ -486,8 +489,9 @@ class Engine:
         work = self.work[node_id]
         self._running(work)
         async with self.gpu_lease() as ids:
-            request = self.exec_request(node_id, work.node.code or "", self.store.node_dir(self.run.id, node_id).resolve(),
-                                        seed=self.config.seed + node_id, gpus=ids)
+            workdir = self.store.node_dir(self.run.id, node_id).resolve()
+            request = self.exec_request(node_id, work.node.code or "", workdir, seed=self.config.seed + node_id,
+                                        gpus=ids)
             result = await self.workspace.execute(request)
         work.result = result
         return {"result": _state_result(result)}

@@ -464,7 +464,8 @@ class RunStore:
         row = {k: call.get(k) for k in SCHEMA["llm_calls"]["columns"] if k not in ("id", "run_id")}
         with self._db.conn:
             self._db["llm_calls"].insert({**row, "run_id": run_id})
-            self._db.execute("update runs set cost = coalesce(cost, 0) + ? where id = ?", [call.get("cost") or 0.0, run_id])
+            self._db.execute("update runs set cost = coalesce(cost, 0) + ? where id = ?",
+                             [call.get("cost") or 0.0, run_id])
         return self._db.execute("select cost from runs where id = ?", [run_id]).fetchone()[0] or 0.0
 
     def llm_calls(self, run_id: str, node_id: int | None = None) -> list[LLMCallRecord]:

@@ -21,8 +21,10 @@ FORBIDDEN = {
     # The TUI attaches to a run in another process or a finished one: never to the orchestrator.
     "tui": {"discovery.engine", "discovery.graph", "discovery.api"},
 }
-_SQL = re.compile(r"^\s*(select\s.+?\sfrom\s+[\w{}]+(\s+(where|order|group|limit|join|as)\b|\s*$|\s*[;)])|insert\s+(or\s+\w+\s+)?into\s|update\s+\S+\s+set\s|delete\s+from\s|"
-                  r"pragma\s|create\s+(table|index|view)\s|drop\s+table\s|alter\s+table\s)", re.I | re.S)
+_SQL = re.compile(
+    r"^\s*(select\s.+?\sfrom\s+[\w{}]+(\s+(where|order|group|limit|join|as)\b|\s*$|\s*[;)])"  # a query, not prose
+    r"|insert\s+(or\s+\w+\s+)?into\s|update\s+\S+\s+set\s|delete\s+from\s"
+    r"|pragma\s|create\s+(table|index|view)\s|drop\s+table\s|alter\s+table\s)", re.I | re.S)
 
 
 def _modules(root: Path, package: str) -> list[Path]:
