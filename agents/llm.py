@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -211,6 +212,31 @@ def _litellm() -> Any:
     return litellm
 
 
+async def _load_litellm() -> None:
+    """Import litellm in a daemon thread: a run that ends before the import does (a short run, a
+    Ctrl-C) exits at once instead of waiting for it, as it would for the loop's executor."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(None)
+
+    def load() -> None:
+        error: BaseException | None = None
+        try:
+            _litellm()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=load, name="litellm-import", daemon=True).start()
+    await done
+
+
 class LLMClient:
     """Async chat completions through litellm with timeouts, bounded retries and call records."""
 
@@ -237,7 +263,7 @@ class LLMClient:
         return self._ready
 
     async def _check(self, also: Callable[[], Any] | None) -> None:
-        await asyncio.to_thread(_litellm)
+        await _load_litellm()
         if also is not None:
             try:
                 also()
