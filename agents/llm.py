@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -27,11 +28,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runs.models import RunConfig
+
 Role = Literal["code", "value", "review", "metric", "writeup"]
 ROLES: tuple[Role, ...] = ("code", "value", "review", "metric", "writeup")
-# The flag a user types to set each role's model (named in one-line errors).
-ROLE_FLAGS: dict[str, str] = {"code": "--model", "value": "--value-model", "review": "--review-model",
-                              "metric": "--metric-model", "writeup": "--writeup-model"}
+# The setting that names each role's model (``resolve``'s keys; the CLI shows them as its flags).
+ROLE_FIELDS: dict[str, str] = {"code": "model", "value": "value_model", "review": "review_model",
+                               "metric": "metric_model", "writeup": "writeup_model"}
 _RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _PLACEHOLDER_KEY = "not-needed"  # local OpenAI-compatible servers accept any key, the SDK wants one
 _HARD_MARGIN = 5.0  # seconds past the request timeout before we abandon the call ourselves
@@ -57,7 +60,20 @@ class LLMError(Exception):
 
 
 class ModelCheckError(LLMError):
-    """The configured model cannot be used: unknown, no key, or refused. One line, names the flag."""
+    """The configured model cannot be used: unknown, no key, or refused. One line.
+
+    ``field`` is the setting at fault (``model``, ``review_model``... as ``LLMConfig.resolve``
+    names them); the message starts with it, and ``named`` puts a caller's name for it (a
+    command-line flag) in its place.
+    """
+
+    def __init__(self, field: str, rest: str) -> None:
+        super().__init__(f"{field}{rest}")
+        self.field, self.rest = field, rest
+
+    def named(self, names: Mapping[str, str]) -> str:
+        """The message with ``field`` shown as ``names[field]`` (itself when not there)."""
+        return f"{names.get(self.field, self.field)}{self.rest}"
 
 
 class CostLimitReached(LLMError):
@@ -134,15 +150,25 @@ class LLMConfig(BaseModel):
                 merged[key] = value
         if not merged.get("model"):
             if merged["models"]:
-                raise ModelCheckError(f"{ROLE_FLAGS[next(iter(merged['models']))]}: "
-                                      "a role model needs a default --model too")
+                raise ModelCheckError(ROLE_FIELDS[next(iter(merged["models"]))],
+                                      ": a role model needs a default model too")
             return None
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "llm"
-            raise ModelCheckError(f"llm config {where}: {err['msg']}") from None
+            raise ModelCheckError("llm config", f" {where}: {err['msg']}") from None
+
+
+def run_llm(config: RunConfig) -> LLMConfig | None:
+    """The model configuration a run's config holds (``RunConfig.llm``); None: the offline agent."""
+    return LLMConfig.model_validate(config.llm) if config.llm else None
+
+
+def with_llm(config: RunConfig, llm: LLMConfig | None) -> RunConfig:
+    """``config`` set to search with ``llm`` (None: the offline agent)."""
+    return config.model_copy(update={"llm": llm.model_dump() if llm is not None else None})
 
 
 class LLMCall(BaseModel):
@@ -186,6 +212,31 @@ def _litellm() -> Any:
     return litellm
 
 
+async def _load_litellm() -> None:
+    """Import litellm in a daemon thread: a run that ends before the import does (a short run, a
+    Ctrl-C) exits at once instead of waiting for it, as it would for the loop's executor."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(None)
+
+    def load() -> None:
+        error: BaseException | None = None
+        try:
+            _litellm()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting task
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, error)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    threading.Thread(target=load, name="litellm-import", daemon=True).start()
+    await done
+
+
 class LLMClient:
     """Async chat completions through litellm with timeouts, bounded retries and call records."""
 
@@ -197,6 +248,28 @@ class LLMClient:
         self.calls = 0
         self._semaphore: asyncio.Semaphore | None = None
         self._keys: dict[str, str | None] = {}
+        self._ready: asyncio.Task[None] | None = None  # the background check every call waits for
+
+    def start_check(self, also: Callable[[], Any] | None = None) -> asyncio.Task[None]:
+        """Load litellm (about 5 s) in a thread and check the model (``acheck_model``, its probe
+        included) in the background, from now on; return that task.
+
+        Every call waits for it and fails with its ModelCheckError when the model cannot be
+        used, so a run can start its first node (the baseline needs no model) while the model
+        library loads. ``also`` runs once litellm is loaded (a notice about prices, say).
+        """
+        if self._ready is None:
+            self._ready = asyncio.get_running_loop().create_task(self._check(also), name="model-check")
+        return self._ready
+
+    async def _check(self, also: Callable[[], Any] | None) -> None:
+        await _load_litellm()
+        if also is not None:
+            try:
+                also()
+            except Exception:  # a notice must not stop the run
+                log.exception("after loading litellm")
+        await acheck_model(self.config)
 
     async def complete(self, messages: list[dict[str, Any]], *, role: Role, purpose: str,
                        max_tokens: int | None = None, response_format: dict[str, Any] | None = None) -> Completion:
@@ -206,6 +279,8 @@ class LLMClient:
         auth, unknown model, context too long), and CostLimitReached instead of sending a
         request once the ledger has reached its cap. Every attempt is reported to ``on_call``.
         """
+        if self._ready is not None:
+            await asyncio.shield(self._ready)  # the model checked (ModelCheckError when it cannot be used)
         litellm = _litellm()
         cfg = self.config
         model = cfg.model_for(role)
@@ -330,30 +405,29 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
     server and unreachable API bases before any node runs.
     """
     litellm = _litellm()
-    by_model: dict[str, str] = {}
-    for role in ROLES:
-        by_model.setdefault(config.model_for(role), ROLE_FLAGS[role] if role in config.models else "--model")
-    for model, flag in by_model.items():
+    by_model = _models(config)
+    for model, field in by_model.items():
         try:
             litellm.get_llm_provider(model=model, api_base=config.api_base)
         except Exception:  # noqa: BLE001 - litellm raises BadRequestError with a banner
-            raise ModelCheckError(
-                f"{flag} {model}: unknown model; name it as provider/model, e.g. openai/gpt-4o-mini, "
-                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME with --api-base)") from None
+            raise ModelCheckError(field, (
+                f" {model}: unknown model; name it as provider/model, e.g. openai/gpt-4o-mini, "
+                "anthropic/claude-sonnet-4-5, ollama/llama3 (or openai/NAME on an OpenAI-compatible API base)"),
+            ) from None
         if config.api_key_env:
             if not os.environ.get(config.api_key_env):
-                raise ModelCheckError(f"{flag} {model}: the key variable {config.api_key_env} is not set")
+                raise ModelCheckError(field, f" {model}: the key variable {config.api_key_env} is not set")
         elif not config.api_base:
             missing = _missing_keys(model, None)
             if missing:
-                raise ModelCheckError(f"{flag} {model}: missing key, set {' or '.join(missing)}")
+                raise ModelCheckError(field, f" {model}: missing key, set {' or '.join(missing)}")
     if not probe:
         return
     # One attempt, short patience: a check should answer in seconds, not after minutes of backoff.
     quick = config.model_copy(update={"max_retries": min(config.max_retries, 1), "timeout": min(config.timeout, 60.0),
                                       "backoff": min(config.backoff, 1.0)})
     client = LLMClient(quick, on_call)
-    for model, flag in by_model.items():
+    for model, field in by_model.items():
         role = next(r for r in ROLES if config.model_for(r) == model)
         try:
             await client.complete([{"role": "user", "content": "Reply with the word OK."}], role=role,
@@ -363,7 +437,39 @@ async def acheck_model(config: LLMConfig, *, probe: bool = True, on_call: OnCall
             what = "authentication failed (check the key)" if _status(cause) in (401, 403) else (
                 "the server does not know this model" if _status(cause) == 404 else _describe(cause or exc))
             where = f" at {config.api_base}" if config.api_base else ""
-            raise ModelCheckError(f"{flag} {model}{where}: {what}") from None
+            raise ModelCheckError(field, f" {model}{where}: {what}") from None
+
+
+# Providers whose models read exactly this one key variable (as litellm checks them).
+_ONE_KEY = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "openrouter": "OPENROUTER_API_KEY",
+            "mistral": "MISTRAL_API_KEY", "groq": "GROQ_API_KEY", "deepseek": "DEEPSEEK_API_KEY",
+            "together_ai": "TOGETHERAI_API_KEY", "xai": "XAI_API_KEY", "cohere": "COHERE_API_KEY"}
+
+
+def quick_check(config: LLMConfig, env: Mapping[str, str] | None = None) -> None:
+    """The part of ``acheck_model`` that needs no litellm: the key variable the config names is
+    set, and so is the key of each model's provider when that is sure. Raise ModelCheckError.
+
+    Instant, so the CLI refuses a missing key before the run is stored; the rest (an unknown
+    model, a wrong key, a server that does not answer) is ``LLMClient.start_check``'s.
+    """
+    env = os.environ if env is None else env
+    for model, field in _models(config).items():
+        if config.api_key_env:
+            if not env.get(config.api_key_env):
+                raise ModelCheckError(field, f" {model}: the key variable {config.api_key_env} is not set")
+        elif not config.api_base:
+            key = _ONE_KEY.get(model.split("/", 1)[0]) if "/" in model else None
+            if key and not env.get(key):
+                raise ModelCheckError(field, f" {model}: missing key, set {key}")
+
+
+def _models(config: LLMConfig) -> dict[str, str]:
+    """Each distinct model of the config and the setting that names it."""
+    by_model: dict[str, str] = {}
+    for role in ROLES:
+        by_model.setdefault(config.model_for(role), ROLE_FIELDS[role] if role in config.models else "model")
+    return by_model
 
 
 def check_model(config: LLMConfig, *, probe: bool = True) -> None:

@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from search.policy import Policy
+from search.base import Policy
 from search.tree import SearchTree, TreeNode
 
 

@@ -31,7 +31,7 @@ for p in (str(HERE), str(ROOT)):
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from landscapes import Landscape, make  # noqa: E402
-from scientist import MARK, Scientist, parse_program, program  # noqa: E402
+from scientist import Scientist, parse_program, program  # noqa: E402
 
 
 @dataclass
@@ -104,9 +104,9 @@ def run_discover(family: str, seed: int, policy: str, workers: int, budget: int,
 
 async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, budget: int,
                     params: dict[str, Any], value: bool, baseline: bool, root: Path, where: str) -> Outcome:
-    from agents.llm import LLMClient
+    from agents.llm import LLMClient, with_llm
     from agents.llm_agent import LLMAgent
-    from discovery.api import create_run, with_model
+    from discovery.api import create_run
     from discovery.engine import Engine
     from discovery.graph import run_loop
     from discovery.progress import SilentProgress
@@ -125,7 +125,7 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
     with ScriptedLLM(handler=scientist) as server:
         config = fast_config(server, model="openai/scientist", timeout=30.0)
         store = RunStore(root / "runs")
-        run_config = with_model(RunConfig(budget=budget, workers=workers, seed=seed, policy=policy_name,
+        run_config = with_llm(RunConfig(budget=budget, workers=workers, seed=seed, policy=policy_name,
                                           value_agent=value), config)
         run = create_run(store, idea_for(land, baseline=baseline), run_config)
         if where == "fork":
@@ -144,7 +144,7 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
         finally:
             await workspace.close()
         nodes = store.nodes(run.id)
-        values = {(v["node_id"]): v["value"] for v in store.value_estimates(run.id) if v["stage"] == "before"}
+        values = {v.node_id: v.value for v in store.value_estimates(run.id) if v.stage == "before"}
         events = [e for _, e in store.events(run.id, limit=100000)]
         calls = len(store.llm_calls(run.id))
         store.close()

@@ -36,6 +36,7 @@ class RunResult:
     best_metric: float | None
     report: Path | None
     stop_reason: str | None = None
+    error: BaseException | None = None  # why the run stopped early, when it could not go on ("model")
 
 
 def create_run(store: RunStore, idea: Idea, config: RunConfig, **extra: Any) -> Run:
@@ -51,23 +52,18 @@ def agent_name(config: RunConfig) -> str:
     return "offline" if not config.llm else f"llm:{config.llm['model']}"
 
 
-def make_agent(config: RunConfig) -> Any:
-    """The LLM agent when a model is configured, else the built-in offline agent."""
+def make_agent(config: RunConfig, llm: Any = None) -> Any:
+    """The LLM agent on ``llm`` (an agents.llm.LLMClient, the run's one client) when a model is
+    configured, else the built-in offline agent."""
     if config.llm:
-        from agents.llm import LLMConfig
+        from agents.llm import LLMClient, run_llm
         from agents.llm_agent import LLMAgent
 
-        return LLMAgent(LLMConfig.model_validate(config.llm))
+        settings = run_llm(config)
+        return LLMAgent(settings, client=llm or LLMClient(settings))
     from agents.offline import OfflineAgent
 
     return OfflineAgent()
-
-
-def with_model(config: RunConfig, llm: Any) -> RunConfig:
-    """``config`` set to use ``llm`` (an agents.llm.LLMConfig, or None for the offline agent)."""
-    if llm is None:
-        return config.model_copy(update={"model": None, "api_base": None, "llm": None})
-    return config.model_copy(update={"model": llm.model, "api_base": llm.api_base, "llm": llm.model_dump()})
 
 
 def workspace_settings(config: RunConfig, idea: Idea, nodes_dir: Path | None = None) -> Any:
@@ -164,19 +160,41 @@ def prepare_resume(store: RunStore, run_id: str, **updates: Any) -> tuple[Run, R
 
 
 async def run_async(store: RunStore, run: Run, progress: Progress | None = None, *,
-                    handle_signals: bool = False, lock: RunLock | None = None) -> RunResult:
+                    handle_signals: bool = False, lock: RunLock | None = None, check_model: bool = False,
+                    ) -> RunResult:
     """Search ``run`` until its budget, time or search space is spent, then write the report.
 
     Holds the run's lock while it searches (``lock``, when the caller took it already).
+    ``check_model``: check the model (agents.llm.acheck_model) in the background while the
+    first nodes start; when it cannot be used the run stops, a run that had never run before
+    is removed from the store, and the ModelCheckError is raised.
     """
+    first_session = run.heartbeat is None
     lock = lock or acquire_lock(store, run.id)
     try:
-        return await _search(store, run, progress, handle_signals)
+        result = await _search(store, run, progress, handle_signals, check_model)
     finally:
         lock.release()
+    if result.stop_reason == "model":
+        if first_session:
+            store.delete_run(run.id)  # as if it had been refused before it was stored
+        raise result.error  # type: ignore[misc]
+    return result
 
 
-async def _search(store: RunStore, run: Run, progress: Progress | None, handle_signals: bool) -> RunResult:
+def price_notice(llm: Any) -> str | None:
+    """A line for a run whose model has no known price (with --max-cost that is an error instead)."""
+    from agents.llm import unpriced_models
+
+    unpriced = unpriced_models(llm)
+    if not unpriced:
+        return None
+    return (f"{', '.join(unpriced)} has no known price: its calls count as $0 in the run's cost "
+            "(give --price-in and --price-out, USD per million tokens)")
+
+
+async def _search(store: RunStore, run: Run, progress: Progress | None, handle_signals: bool,
+                  check_model: bool) -> RunResult:
     from discovery.engine import Engine
     from discovery.graph import run_loop
     from search.policy import make_policy
@@ -207,19 +225,25 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
         from workspace.docker import clean
 
         clean(run.id)  # containers a crashed earlier session of this run left behind
-    engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config), workspace=workspace,
-                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, started=began)
+    from agents.llm import CostLedger, LLMClient, run_llm
+
+    settings = run_llm(config)
+    # One client for operators, value agent and reviewers: one concurrency limit, one ledger,
+    # which refuses every call once the run (all its sessions) has spent --max-cost.
+    client = LLMClient(settings, ledger=CostLedger(limit=config.max_cost, spent=run.cost)) if settings else None
+    engine = Engine(store=store, run=run, policy=policy, agent=make_agent(config, client), workspace=workspace,
+                    progress=progress or SilentProgress(), gpus=gpus, gpu_share=share, started=began, llm=client)
     engine.progress.message(f"discover: {workspace.name} workspace" + (
         f", {share:g} GPU per node on {', '.join(gpus.ids)}" if gpus is not None and gpus.ids and share else ""))
-    client = getattr(engine.agent, "client", None)
     if client is not None:
-        from agents.llm import CostLedger
-
-        # One client for operators, value agent and reviewers: one concurrency limit, one ledger,
-        # which refuses every call once the run (all its sessions) has spent --max-cost.
         client.on_call = engine.on_llm_call
-        client.ledger = CostLedger(limit=config.max_cost, spent=run.cost)
-        engine.llm = client
+        if check_model:
+            def notice() -> None:
+                text = price_notice(settings) if config.max_cost is None else None
+                if text:
+                    engine.progress.message(f"discover: {text}")
+
+            engine.start_model_check = lambda: client.start_check(also=notice)
     loop = asyncio.get_running_loop()
     installed: list[int] = []
     if handle_signals and threading.current_thread() is threading.main_thread():
@@ -250,7 +274,7 @@ async def _search(store: RunStore, run: Run, progress: Progress | None, handle_s
     report = store.run_dir(run.id) / "report" / "report.md"
     return RunResult(run_id=run.id, status=final.status, best_node_id=final.best_node_id,
                      best_metric=best.metric if best else None, report=report if report.exists() else None,
-                     stop_reason=engine.stop_reason)
+                     stop_reason=engine.stop_reason, error=engine.model_error)
 
 
 _KILL_WAIT = 1.0  # seconds a hard exit waits for the workspaces to kill their nodes
@@ -305,23 +329,23 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path | None = None, progress
     if metric is not None and isinstance(idea, Idea):
         raise ConfigError("run(): metric: give it in the Idea itself (metric=MetricSpec(...))")
     parsed = idea if isinstance(idea, Idea) else load_idea(idea, metric=metric)
-    from agents.llm import LLMConfig, check_model
+    from agents.llm import LLMConfig, quick_check, run_llm, with_llm
 
-    if cfg.llm:
-        llm = LLMConfig.model_validate({**cfg.llm, **({"model": model} if model else {}),
-                                        **({"api_base": api_base} if api_base else {})})
+    llm = run_llm(cfg)
+    if llm is not None:  # an llm= of RunConfig's fields, with the model= and api_base= keywords on top
+        llm = llm.model_copy(update={k: v for k, v in (("model", model), ("api_base", api_base)) if v})
     else:  # as the CLI: the keywords, else DISCOVER_MODEL and DISCOVER_API_BASE, else the offline agent
         llm = LLMConfig.resolve({"model": model, "api_base": api_base})
     if llm is not None:
-        check_model(llm)
-        cfg = with_model(cfg, llm)
+        quick_check(llm)  # the rest while the search starts (run_async's check_model)
+        cfg = with_llm(cfg, llm)
     preflight(cfg, parsed)
     store = RunStore(runs_dir)
     try:
         new = create_run(store, parsed, cfg)
 
         async def main() -> RunResult:
-            return await run_async(store, new, progress)
+            return await run_async(store, new, progress, check_model=True)
 
         try:
             asyncio.get_running_loop()
@@ -333,7 +357,7 @@ def run(idea: str | Path | Idea, *, runs_dir: str | Path | None = None, progress
         def in_thread() -> None:
             thread_store = RunStore(runs_dir)
             try:
-                box["result"] = asyncio.run(run_async(thread_store, new, progress))
+                box["result"] = asyncio.run(run_async(thread_store, new, progress, check_model=True))
             except BaseException as exc:  # handed to the caller below
                 box["error"] = exc
             finally:

@@ -90,7 +90,8 @@ def run_bench(runs_dir: Path, tasks: list[str], policies: list[str], models: lis
               out: Path, budget: int, workers: int, time_limit: float | None = None, workspace: str | None = None,
               api_base: str | None = None, reports: bool = False, echo: Any = print) -> list[BenchRow]:
     """Run every combination, writing bench.csv as it goes and the table and plot at the end."""
-    from discovery.api import create_run, preflight, run_async, with_model
+    from agents.llm import with_llm
+    from discovery.api import create_run, preflight, run_async
     from discovery.idea import load_idea
     from discovery.progress import SilentProgress
     from runs.models import RunConfig
@@ -118,7 +119,7 @@ def run_bench(runs_dir: Path, tasks: list[str], policies: list[str], models: lis
                     for policy in policies:
                         for seed in seeds:
                             extra = {"workspace": workspace} if workspace else {}
-                            config = with_model(RunConfig(budget=budget, workers=workers, policy=policy, seed=seed,
+                            config = with_llm(RunConfig(budget=budget, workers=workers, policy=policy, seed=seed,
                                                           time_limit=time_limit, write_report=reports, **extra),
                                                 llms[model])
                             preflight(config, idea)

@@ -11,11 +11,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from agents.llm import LLMConfig
-    from runs.models import RunConfig
 
 DEFAULT_RUNS_DIR = "runs"
 RUN_HELP = "run id, any part of it that names one run, or 'latest' (default)"
@@ -260,7 +255,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     idea = load_idea(args.idea, metric=args.metric, goal=args.goal, evaluation=args.eval, desc=args.desc,
                      notice=lambda text: print(f"discover: {text}", file=sys.stderr))
-    config = _configure_model(args, config)
+    config = _configure_model(args, config, probe=False)
     preflight(config, idea)
     store = _open_store(args)
     run = create_run(store, idea, config)
@@ -311,10 +306,12 @@ def _cmd_tui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 - RunConfig in and out
-    """Resolve --model & co. (flags > environment > --config file) and check the model answers."""
-    from agents.llm import LLMConfig, check_model
-    from discovery.api import with_model
+def _configure_model(args: argparse.Namespace, config, *, probe: bool = True):  # noqa: ANN001, ANN202 - RunConfig
+    """Resolve --model & co. (flags > environment > --config file) and check the model answers.
+
+    ``probe=False`` (``discover run``): only the checks that need no litellm here; the search
+    checks the rest while its first nodes start (api.run_async's ``check_model``)."""
+    from agents.llm import LLMConfig, check_model, quick_check, with_llm
 
     table = {}
     if args.config_file:
@@ -332,22 +329,21 @@ def _configure_model(args: argparse.Namespace, config):  # noqa: ANN001, ANN202 
         other = "--price-out" if given == ["price_in"] else "--price-in"
         raise UsageError(f"{other}: give it too (USD per million tokens): the two prices go together")
     llm = LLMConfig.resolve({k: getattr(args, k, None) for k in keys}, table)
-    if llm is not None:
-        print(f"discover: checking model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else ""),
-              file=sys.stderr)
-        check_model(llm)
-        _price_notice(llm, config)
-    return with_model(config, llm)
+    if llm is None:
+        return with_llm(config, None)
+    where = f"model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else "")
+    if not probe:
+        quick_check(llm)
+        print(f"discover: {where} (checked while the search starts)", file=sys.stderr)
+        return with_llm(config, llm)
+    print(f"discover: checking {where}", file=sys.stderr)
+    check_model(llm)
+    from discovery.api import price_notice
 
-
-def _price_notice(llm: LLMConfig, config: RunConfig) -> None:
-    """One line when a model has no known price (with --max-cost that is an error, in preflight)."""
-    from agents.llm import unpriced_models
-
-    unpriced = unpriced_models(llm)
-    if unpriced and config.max_cost is None:
-        print(f"discover: {', '.join(unpriced)} has no known price: its calls count as $0 in the run's cost "
-              "(give --price-in and --price-out, USD per million tokens)", file=sys.stderr)
+    notice = price_notice(llm) if config.max_cost is None else None
+    if notice:
+        print(f"discover: {notice}", file=sys.stderr)
+    return with_llm(config, llm)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -394,7 +390,7 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
              if run.agent == "offline" else f"agent {run.agent}")
     print(f"discover: run {run.id}: {config.workers} workers, {config.policy} policy; {agent}", file=sys.stderr)
     progress = SilentProgress() if args.quiet else TerminalProgress()
-    result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock))
+    result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock, check_model=True))
     if args.quiet:
         print(summary_table(store, run.id))
         if result.report:
@@ -477,14 +473,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     llm = None
     given = ("model", "api_base", "writeup_model", "review_model", "config_file")
     if not args.offline and any(getattr(args, k, None) for k in given):
-        from agents.llm import LLMConfig
+        from agents.llm import run_llm
 
-        config = _configure_model(args, run.config)
-        llm = LLMConfig.model_validate(config.llm) if config.llm else None
+        llm = run_llm(_configure_model(args, run.config))
     elif not args.offline and args.price_in is not None and args.price_out is not None:
-        from discovery.report import llm_config_for
+        from agents.llm import run_llm
 
-        own = llm_config_for(run)  # the run's own model, priced anew
+        own = run_llm(run.config)  # the run's own model, priced anew
         llm = own.model_copy(update={"price_in": args.price_in, "price_out": args.price_out}) if own else None
     if args.literature is not None:
         from discovery.writeup.literature import link_related
@@ -540,12 +535,14 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
     if args.papers < 1:
         raise UsageError(f"--papers: expected at least 1, got {args.papers}")
     literature = _literature_config(args.literature)
-    config = _configure_model(args, RunConfig())
-    if not config.llm:
+    from agents.llm import run_llm
+
+    llm = run_llm(_configure_model(args, RunConfig()))
+    if llm is None:
         raise UsageError("ideate needs a model to propose and judge ideas: pass --model (or set DISCOVER_MODEL)")
     store = _open_store(args)  # the literature cache
     try:
-        result = asyncio.run(_ideate(args, topic, config.llm, literature, store))
+        result = asyncio.run(_ideate(args, topic, llm, literature, store))
     finally:
         store.close()
     if result is None:
@@ -568,13 +565,13 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
     return main(argv)
 
 
-async def _ideate(args: argparse.Namespace, topic, llm: dict, literature, store):  # noqa: ANN001, ANN202
+async def _ideate(args: argparse.Namespace, topic, llm, literature, store):  # noqa: ANN001, ANN202 - LLMConfig
     from agents.extract import BadJSON
     from agents.literature.client import LiteratureClient
-    from agents.llm import LLMClient, LLMConfig, LLMError
+    from agents.llm import LLMClient, LLMError
     from discovery.ideate import ideate
 
-    client = LLMClient(LLMConfig.model_validate(llm))
+    client = LLMClient(llm)
     async with LiteratureClient(literature, store) as papers:
         try:
             return await ideate(topic, client, papers, Path(args.out), ideas=args.ideas,
@@ -602,7 +599,7 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
                                      probe=False))
             extra.append(("model", f"{model}: provider known, key present"))
         except ModelCheckError as exc:
-            extra.append(("model", str(exc)))
+            extra.append(("model", exc.named({"model": "DISCOVER_MODEL"})))
     else:
         extra.append(("model", "none configured (DISCOVER_MODEL or --model): the offline agent runs"))
     if os.environ.get("RAY_ADDRESS"):

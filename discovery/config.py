@@ -13,11 +13,17 @@ from runs.models import RunConfig
 # RunConfig field -> the flag a user types
 FLAGS = {
     "budget": "--budget", "time_limit": "--time", "workers": "--workers", "policy": "--policy",
-    "seed": "--seed", "num_drafts": "--num-drafts", "max_cost": "--max-cost", "model": "--model",
+    "seed": "--seed", "num_drafts": "--num-drafts", "max_cost": "--max-cost",
     "workspace": "--workspace", "final_seeds": "--final-seeds", "final_top_k": "--final-top-k",
     "image": "--image", "gpus": "--gpus", "gpus_per_node": "--gpus-per-node", "ray_address": "--ray-address", "c_puct": "--c-puct",
     "value_agent": "--value-agent",
     "node_disk": "--node-disk", "node_memory": "--node-memory", "node_shm": "--node-shm",
+}
+
+# Model settings (agents.llm.LLMConfig.resolve's keys) -> the flag a user types
+MODEL_FLAGS = {
+    "model": "--model", "api_base": "--api-base", "api_key_env": "--api-key-env", "value_model": "--value-model",
+    "review_model": "--review-model", "metric_model": "--metric-model", "writeup_model": "--writeup-model",
 }
 
 

@@ -1,9 +1,10 @@
-"""The search engine: the work behind each step of the orchestrator's LangGraph graphs.
+"""The search engine: the run loop's steps and the work behind each step of a node's pipeline.
 
-One engine drives one run. It keeps K node pipelines (expand -> execute -> evaluate) in
-flight as asyncio tasks, so a slow node never holds the others back, and it is the only
-writer of the run's nodes in the store. Its memory holds ids, statuses and metrics; code
-and output live in the store.
+One engine drives one run. It keeps K node pipelines (discovery/graph.py: expand -> execute
+-> evaluate, each a LangGraph graph checkpointed in the run store) in flight as asyncio
+tasks, so a slow node never holds the others back, and it is the only writer of the run's
+nodes in the store. Its memory holds ids, statuses and metrics; code and output live in the
+store.
 """
 
 from __future__ import annotations
@@ -21,28 +22,28 @@ from typing import Any, Literal
 from agents.base import Agent, ExpansionContext, ExpansionError, NothingToTry, Proposal, code_key, params_key
 from agents.memory import TreeMemory
 from discovery.evaluate import judge
-from discovery.progress import Progress
+from discovery.progress import Progress, SearchStatus
 from runs.models import Idea, Node, NodeStatus, Run
 from runs.store import RunStore, StoreError
-from search.policy import Action, Policy
+from search.base import Action, Policy
 from search.scope import select_within
 from search.tree import SearchTree, TreeNode
 from workspace.base import SCRIPT_NAME, ExecRequest, ExecResult, Workspace
 
-StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt"]
+StopReason = Literal["budget", "time", "cost", "exhausted", "user", "interrupt", "model"]
 _POLL_SECONDS = 0.5  # how often the commands table and heartbeat are looked at
 _RESOURCES_SECONDS = 10.0  # how often the machines' free GPUs are written for the TUI
 _TAIL = 4000  # characters of stdout/stderr kept in the node row
+_STATE_TAIL = 8000  # characters of stdout/stderr a checkpoint keeps (the metric reader reads 6000 and 2000)
 _DUPLICATE_ASKS = 2  # asks after a proposal that repeats a node that already ran, before giving up
 _LESSONS_TOP = 3  # best nodes named in the lessons from the whole tree
 
 
 @dataclass
 class NodeWork:
-    """What one in-flight node has produced so far."""
+    """What one in-flight node has produced so far (its pipeline's state, as this session knows it)."""
 
     node: Node
-    proposal: Proposal | None = None
     result: ExecResult | None = None
     error: str | None = None
     exhausted: bool = False
@@ -50,6 +51,17 @@ class NodeWork:
     metric_source: str | None = None  # "llm" when a model read the metric from the output
     value: float | None = None  # the value agent's latest estimate
     cut: bool = False  # never expanded because the run hit a limit: cancelled, not failed
+    resumed: bool = False  # requeued by a resume: its pipeline may go on from a checkpoint
+
+    def load(self, state: dict[str, Any]) -> None:
+        """Take what a pipeline's state (discovery.graph.NodeState) holds that this copy lacks."""
+        if self.result is None and state.get("result") is not None:
+            self.result = ExecResult.model_validate(state["result"])
+        for key in ("error", "flagged", "metric_source", "value"):
+            if state.get(key) is not None:
+                setattr(self, key, state[key])
+        self.exhausted = self.exhausted or bool(state.get("exhausted"))
+        self.cut = self.cut or bool(state.get("cut"))
 
 
 @dataclass
@@ -91,6 +103,13 @@ class Engine:
     code_keys: dict[str, int] = field(default_factory=dict)  # normalised code -> the node that ran it
     remembered: set[int] = field(default_factory=set)  # finished nodes already in ``memory``
     baseline_node: int | None = None  # the node that runs the idea's baseline as written
+    graph: Any = None  # the node pipeline (discovery.graph), compiled with the store's checkpointer
+    # Starts the model's check in the background (agents.llm.LLMClient.start_check), called once the
+    # first nodes are launched: the baseline runs while the model library loads.
+    start_model_check: Any = None
+    model_check: asyncio.Task[Any] | None = None
+    model_error: BaseException | None = None  # why the model cannot be used (the run stops: "model")
+    judges: Any = None  # discovery.llm_steps.Judges when a model is configured
 
     def __post_init__(self) -> None:
         self.tree = SearchTree(self.run.idea.metric.direction, max_debug_depth=self.run.config.max_debug_depth)
@@ -108,6 +127,9 @@ class Engine:
         self._continue_from_focus()
         # What the agents read: the held-out script is kept from them.
         self.agent_idea = self.run.idea.model_copy(update={"holdout": None})
+        # Checkpoints of nodes that will not go on (recorded, dropped or pruned before a crash) are stale.
+        keep = {self._thread(i) for i in self.requeued}
+        self.store.delete_checkpoints(t for t in self.store.checkpoint_threads(f"{self.run.id}:") if t not in keep)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -121,6 +143,13 @@ class Engine:
 
     def elapsed(self) -> float:
         return self.prior_elapsed + time.monotonic() - self.started
+
+    def status(self) -> SearchStatus:
+        """Where the search stands now, for the progress display."""
+        best = self.tree.best()
+        return SearchStatus(run_id=self.run.id, metric=self.idea.metric.name, spent=self.spent_nodes(),
+                            budget=self.config.budget, running=len(self.tasks), best_id=best.id if best else None,
+                            best_metric=best.metric if best else None, elapsed=self.elapsed())
 
     def time_left(self) -> float | None:
         """Seconds left under --time for the whole run (None: no limit)."""
@@ -151,13 +180,20 @@ class Engine:
         if now - self.final_estimate[0] < _POLL_SECONDS:  # it sorts the valid nodes: not at every launch
             return self.final_estimate[1]
         from discovery import limits
-        from discovery.final import top_nodes
 
-        top = top_nodes(self, self.config.final_top_k if self.config.final_seeds else 1)
+        top = self.best_nodes(self.config.final_top_k if self.config.final_seeds else 1)
         seconds = limits.final_reserve([n.exec_seconds for n in top], seeds=self.config.final_seeds,
                                        workers=self.config.workers, holdout=self.idea.has_holdout)
         self.final_estimate = (now, seconds)
         return seconds
+
+    def best_nodes(self, k: int) -> list[Node]:
+        """The search's ``k`` best valid, unpruned nodes, best first (ties: the older node)."""
+        return [self.nodes[t.id] for t, _ in zip(self.tree.ranked(), range(k))]
+
+    def message(self, text: str) -> None:
+        """Tell the user, through the progress display."""
+        self.progress.message(text)
 
     def spent_nodes(self) -> int:
         """Nodes that count against the budget: every one created, minus cancelled ones."""
@@ -234,7 +270,16 @@ class Engine:
                 break
             self._start(NodeWork(node=self._create(action)))
             started += 1
+        if self.start_model_check is not None and self.model_check is None:
+            self.model_check = self.start_model_check()
+            self.model_check.add_done_callback(self._model_checked)
         return started
+
+    def _model_checked(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        self.model_error = task.exception()
+        self.request_stop("model")
 
     def _start(self, work: NodeWork) -> None:
         node_id = work.node.id
@@ -242,12 +287,7 @@ class Engine:
         self.tasks[node_id] = asyncio.get_running_loop().create_task(self.pipeline(node_id), name=f"node-{node_id}")
 
     def _requeued_work(self, node_id: int) -> NodeWork:
-        node = self.store.get_node(self.run.id, node_id)
-        work = NodeWork(node=node)
-        if node.code:
-            # It was expanded before the stop: run the same code again, do not ask the agent.
-            work.proposal = Proposal(plan=node.plan or "(resumed)", code=node.code, params=node.params)
-        return work
+        return NodeWork(node=self.store.get_node(self.run.id, node_id), resumed=True)
 
     def _may_launch(self) -> bool:
         if self.stop_reason or self.paused or len(self.tasks) >= self.config.workers:
@@ -330,6 +370,7 @@ class Engine:
             # The selected node never ran: drop it, and say so (its id is never given again).
             self.store.add_event(self.run.id, "exhausted", f"node {node.id} dropped: {work.error}", node.parent_id)
             self.store.delete_node(self.run.id, node.id)
+            self.store.delete_checkpoints([self._thread(node.id)])
             self.nodes.pop(node.id, None)
             self.cancelled.discard(node.id)
             self.tree.remove(node.id)
@@ -359,25 +400,147 @@ class Engine:
             update["error"] = "pruned while it ran"
         node = node.model_copy(update=update)
         self._save(node)
+        self.store.delete_checkpoints([self._thread(node.id)])  # recorded: its pipeline will not go on
         # The finished node changed the statistics of every subtree on its path: the TUI shows them.
         self.store.set_subtree_stats(self.run.id, (
             (i, self.tree.nodes[i].visits, self.tree.nodes[i].sub_best) for i in self.tree.path_to(node.id)))
         self.store.add_event(self.run.id, "node_finished", _summary(node), node.id)
-        self.progress.node_finished(self, node)
+        self.progress.node_finished(self.status(), node)
 
     async def drain(self) -> None:
         """Wait for every in-flight node and record it (used when stopping)."""
         while self.tasks:
             self.record(await self.wait_any())
 
-    # -- the per-node pipeline (the inner graph's steps) ------------------------------------
+    # -- the per-node pipeline (discovery/graph.py; each *_step is one of its steps) ------------
+
+    def _thread(self, node_id: int) -> str:
+        """The node's checkpoint thread: one per node, continued across sessions until it is recorded."""
+        return f"{self.run.id}:{node_id}"
+
+    def _node_graph(self) -> Any:
+        if self.graph is None:
+            from discovery.checkpoint import StoreCheckpointer
+            from discovery.graph import build_node_graph
+
+            self.graph = build_node_graph(model=self.llm is not None, value_agent=self.config.value_agent,
+                                          checkpointer=StoreCheckpointer(self.store))
+            if self.llm is not None:
+                from discovery.llm_steps import Judges
+
+                self.judges = Judges(llm=self.llm, store=self.store, run_id=self.run.id, idea=self.idea,
+                                     agent_idea=self.agent_idea)
+        return self.graph
 
     async def pipeline(self, node_id: int) -> None:
+        """Run the node's graph, or go on from its last checkpoint when a crash interrupted it."""
         from agents.llm import node_scope
-        from discovery.graph import node_graph
 
+        graph, work = self._node_graph(), self.work[node_id]
+        config = {"configurable": {"thread_id": self._thread(node_id), "engine": self}}
+        start: dict[str, Any] | None = {"node_id": node_id}
         with node_scope(node_id):  # every model call made for this node is tagged with its id
-            await node_graph().ainvoke({"node_id": node_id}, {"configurable": {"engine": self}})
+            if work.resumed:
+                snapshot = await graph.aget_state(config)
+                if snapshot.values:
+                    work.load(snapshot.values)
+                    if work.result is not None:
+                        # Its execution had finished: not an interrupted attempt, as the resume took it
+                        # for (the store cannot read checkpoints), and its evaluation goes on.
+                        self.store.delete_attempt(self.run.id, node_id, max(1, work.node.attempts))
+                        self._running(work, again=False)
+                    if not snapshot.next:
+                        return  # every step had finished: only the recording was left
+                    start = None  # go on from the checkpoint
+            final = await graph.ainvoke(start, config, durability="sync")
+        work.load(final)
+
+    async def expand_step(self, node_id: int) -> dict[str, Any]:
+        """The node's plan and code: its own when it has code already, the idea's baseline for
+        the first draft, else the agent's. Saved in the node's row; the state says whether."""
+        work = self.work[node_id]
+        if work.node.code:  # expanded in an earlier session: the agent is not asked again
+            if not work.node.code_key:  # a store from before code keys
+                work.node = work.node.model_copy(update={"code_key": code_key(work.node.code)})
+                self._save(work.node)
+            return {"expanded": True}
+        proposal = self._baseline(work.node) or await self._propose(work)
+        if proposal is None:
+            return {"expanded": False, "error": work.error, "exhausted": work.exhausted, "cut": work.cut}
+        key = code_key(proposal.code)
+        self.code_keys.setdefault(key, node_id)
+        work.node = work.node.model_copy(update={
+            "plan": proposal.plan, "code": proposal.code, "params": proposal.params, "code_key": key})
+        self._save(work.node)
+        return {"expanded": True}
+
+    def _running(self, work: NodeWork, *, again: bool = True) -> None:
+        """Mark the node running (``again``: one more execution of it), and say so."""
+        update: dict[str, Any] = {"status": NodeStatus.running}
+        if again:
+            update.update(started_at=time.time(), attempts=work.node.attempts + 1)
+        work.node = work.node.model_copy(update=update)
+        self._save(work.node)
+        self.store.add_event(self.run.id, "node_started", f"{work.node.operator}: {work.node.plan}", work.node.id)
+        self.progress.node_started(self.status(), work.node)
+
+    async def execute_step(self, node_id: int) -> dict[str, Any]:
+        """Run the node's code in the workspace, holding its GPU share while it runs."""
+        work = self.work[node_id]
+        self._running(work)
+        async with self.gpu_lease() as ids:
+            workdir = self.store.node_dir(self.run.id, node_id).resolve()
+            request = self.exec_request(node_id, work.node.code or "", workdir, seed=self.config.seed + node_id,
+                                        gpus=ids)
+            result = await self.workspace.execute(request)
+        work.result = result
+        return {"result": _state_result(result)}
+
+    async def value_before_step(self, node_id: int) -> dict[str, Any]:
+        """The value agent's estimate from the plan and code, asked while the node runs."""
+        return await self._value(node_id, "before")
+
+    async def value_after_step(self, node_id: int) -> dict[str, Any]:
+        """The value agent's estimate once the node ran."""
+        return await self._value(node_id, "after")
+
+    async def _value(self, node_id: int, stage: str) -> dict[str, Any]:
+        from discovery.llm_steps import value
+
+        work = self.work[node_id]
+        if stage == "after" and (work.result is None or work.result.cancelled):
+            return {}
+        best = self.tree.best()
+        estimate = await value(self.judges, work.node, stage, best=best.metric if best else None,
+                               result=work.result if stage == "after" else None)
+        if estimate is None:
+            return {}
+        work.value = estimate
+        return {"value": estimate}
+
+    async def read_metric_step(self, node_id: int) -> dict[str, Any]:
+        """A model reads the metric from the output of a script that wrote none."""
+        from discovery.llm_steps import read_missing_metric
+
+        work = self.work[node_id]
+        if work.result is None:
+            return {}
+        metrics = await read_missing_metric(self.judges, work.node, work.result)
+        if metrics is None:
+            return {}
+        work.result = work.result.model_copy(update={"metrics": metrics, "metrics_error": None})
+        work.metric_source = "llm"
+        return {"result": _state_result(work.result), "metric_source": "llm"}
+
+    async def review_step(self, node_id: int) -> dict[str, Any]:
+        """The reviewers judge a good node's code and plots; one that finds it invalid flags it."""
+        from discovery.llm_steps import review
+
+        work = self.work[node_id]
+        if work.result is None:
+            return {}
+        work.flagged = await review(self.judges, work.node, work.result)
+        return {"flagged": work.flagged} if work.flagged else {}
 
     def on_llm_call(self, call: Any) -> None:
         """Store one model call (agents.llm.LLMCall) and stop the run once --max-cost is spent.
@@ -390,27 +553,6 @@ class Engine:
             self.progress.message(f"cost limit reached (${self.run.cost:.4f}): no more model calls; "
                                   "finishing the running nodes")
             self.request_stop("cost")
-
-    async def expand(self, node_id: int) -> bool:
-        """Ask the agent for the node's plan and code; False when it produced none."""
-        work = self.work[node_id]
-        proposal = work.proposal
-        if proposal is None:
-            proposal = self._baseline(work.node) or await self._propose(work)
-            if proposal is None:
-                return False
-            work.proposal = proposal
-        key = work.node.code_key or code_key(proposal.code)
-        self.code_keys.setdefault(key, node_id)
-        node = work.node.model_copy(update={
-            "plan": proposal.plan, "code": proposal.code, "params": proposal.params, "code_key": key,
-            "status": NodeStatus.running, "started_at": time.time(), "attempts": work.node.attempts + 1,
-        })
-        work.node = node
-        self._save(node)
-        self.store.add_event(self.run.id, "node_started", f"{node.operator}: {node.plan}", node.id)
-        self.progress.node_started(self, node)
-        return True
 
     def _baseline(self, node: Node) -> Proposal | None:
         """The idea's baseline, unchanged and without a model call, for the run's first draft."""
@@ -454,11 +596,6 @@ class Engine:
         work.exhausted, work.error = True, f"the agent repeated experiments that already ran ({ctx.duplicate_of})"
         return None
 
-    async def execute(self, node_id: int) -> None:
-        """Run the node's code in the workspace, holding its GPU share while it runs."""
-        async with self.gpu_lease() as ids:
-            await self._execute(node_id, ids)
-
     @contextlib.asynccontextmanager
     async def gpu_lease(self) -> AsyncIterator[list[str]]:
         """A node's share of the GPUs (their ids) for the duration of the block; [] without GPUs."""
@@ -487,28 +624,6 @@ class Engine:
             image=self.idea.image,
         )
 
-    async def _execute(self, node_id: int, gpu_ids: list[str]) -> None:
-        work = self.work[node_id]
-        assert work.proposal is not None
-        request = self.exec_request(node_id, work.proposal.code, self.store.node_dir(self.run.id, node_id).resolve(),
-                                    seed=self.config.seed + node_id, gpus=gpu_ids)
-        if self.llm is None or not self.config.value_agent:
-            work.result = await self.workspace.execute(request)
-            return
-        from discovery.llm_steps import value_before
-
-        # The value agent's estimate is asked for while the node runs: it adds no latency.
-        work.result, _ = await asyncio.gather(self.workspace.execute(request), value_before(self, work))
-
-    async def evaluate(self, node_id: int) -> None:
-        """Reviewers, metric reader and value agent on the executed node (only with an LLM)."""
-        work = self.work[node_id]
-        if self.llm is None or work.result is None or work.result.cancelled:
-            return
-        from discovery.llm_steps import evaluate_with_llm
-
-        await evaluate_with_llm(self, work)
-
     def _context(self, node: Node) -> ExpansionContext:
         parent = self.store.get_node(self.run.id, node.parent_id) if node.parent_id is not None else None
         ancestors: list[Node] = []
@@ -526,8 +641,7 @@ class Engine:
         partner = self.store.get_node(self.run.id, node.partner_id) if node.partner_id is not None else None
         lessons = ""
         if getattr(self.agent, "reads_lessons", False):
-            top = [self.nodes[t.id] for t, _ in zip(self.tree.ranked(), range(_LESSONS_TOP))]
-            lessons = self.memory.text(top)
+            lessons = self.memory.text(self.best_nodes(_LESSONS_TOP))
         return ExpansionContext(
             idea=self.agent_idea, operator=node.operator, parent=parent, ancestors=ancestors, related=related,
             tried=self.tried, seed=self.config.seed, feedback=feedback, partner=partner, lessons=lessons,
@@ -542,7 +656,7 @@ class Engine:
             self.stop_reason = reason
             if first:
                 self.store.add_event(self.run.id, "stopping", reason)
-        if reason in ("interrupt", "time"):
+        if reason in ("interrupt", "time", "model"):
             for task in self.tasks.values():
                 task.cancel()
             if reason == "interrupt" and self.final_task is not None:
@@ -645,7 +759,12 @@ class Engine:
         Everything here stays within --time: the final selection until the write-up's share,
         the write-up with what is left. An interrupt skips the final selection and the model.
         """
-        status = "stopped" if self.stop_reason in ("user", "interrupt") else "finished"
+        status = "stopped" if self.stop_reason in ("user", "interrupt", "model") else "finished"
+        if self.stop_reason == "model":
+            # The model cannot be used: no final selection, no report; the caller says why.
+            self.store.update_run(self.run.id, status=status, elapsed=self.elapsed(), pid=None)
+            self.store.add_event(self.run.id, "model_check_failed", str(self.model_error))
+            return
         best = self.tree.best_id
         if self.stop_reason != "interrupt" and (self.config.final_seeds or self.idea.has_holdout):
             best = await self._final_selection(best)
@@ -671,7 +790,7 @@ class Engine:
         except Exception as exc:  # a failed report must not lose the finished run
             self.store.add_event(self.run.id, "report_failed", f"{type(exc).__name__}: {exc}")
             self.progress.message(f"report failed: {type(exc).__name__}: {exc}")
-        self.progress.finished(self, report)
+        self.progress.finished(self.store, self.run.id, report)
 
     async def _final_selection(self, best: int | None) -> int | None:
         from discovery.final import final_selection
@@ -698,6 +817,12 @@ class Engine:
         await asyncio.sleep(timeout)
         self._poll()
         self._check_time()
+
+
+def _state_result(result: ExecResult) -> dict[str, Any]:
+    """An execution's result as a pipeline's state keeps it: its output cut to the tails used later."""
+    return {**result.model_dump(mode="json", exclude={"stdout", "stderr"}),
+            "stdout": result.stdout[-_STATE_TAIL:], "stderr": result.stderr[-_STATE_TAIL:]}
 
 
 def _summary(node: Node) -> str:

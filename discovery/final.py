@@ -24,16 +24,16 @@ import asyncio
 import shutil
 import statistics
 import time
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agents.params import find_params, set_params
 from discovery.evaluate import judge
-from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, holdout_hash
-
-if TYPE_CHECKING:
-    from discovery.engine import Engine
+from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, Run, holdout_hash
+from runs.store import RunStore
+from workspace.base import ExecRequest, Workspace
 
 SEED_NAME = "SEED"  # a top-level constant of this name is set to each seed, as well as DISCOVER_SEED
 HOLDOUT_SCRIPT = "holdout.py"
@@ -42,6 +42,31 @@ _MIN_RUN_SECONDS = 1.0  # a re-run is not started with less time than this left
 # What a copy of a node's folder for the held-out script leaves out: the node's own outputs
 # (the held-out script writes its own) and the folders of earlier final selections.
 _NOT_COPIED = ("seeds", HOLDOUT_DIR, "metrics.json", "stdout.txt", "stderr.txt", "pid", "tmp", "data")
+
+
+class FinalRun(Protocol):
+    """What the final selection needs of a run (discovery.engine.Engine is one)."""
+
+    store: RunStore
+    run: Run
+    workspace: Workspace
+    side_workspaces: list[Any]  # other workspaces it ran something in (killed on a hard exit)
+
+    def message(self, text: str) -> None:
+        """Tell the user (the run's progress display)."""
+
+    def elapsed(self) -> float:
+        """Seconds the run has searched, over all its sessions."""
+
+    def best_nodes(self, k: int) -> list[Node]:
+        """The search's ``k`` best valid, unpruned nodes, best first."""
+
+    def gpu_lease(self) -> AbstractAsyncContextManager[list[str]]:
+        """A node's share of the GPUs for the duration of the block."""
+
+    def exec_request(self, node_id: int, code: str, workdir: Path, *, seed: int, gpus: list[str],
+                     time_limit: float | None = None, script: str = ...) -> ExecRequest:
+        """An execution with a node's limits and resources."""
 
 
 @dataclass(frozen=True)
@@ -86,14 +111,6 @@ def choose(summaries: list[SeedSummary], metric: MetricSpec) -> SeedSummary | No
     return min(summaries, key=lambda s: (s.failed, sign * s.mean, s.node_id))
 
 
-def top_nodes(engine: Engine, k: int) -> list[Node]:
-    """The ``k`` best valid, unpruned nodes of the search, best first."""
-    good = [engine.nodes[i] for i, t in engine.tree.nodes.items() if t.valid and not engine.nodes[i].pruned]
-    maximize = engine.idea.metric.direction == "maximize"
-    good.sort(key=lambda n: (-n.metric if maximize else n.metric, n.id))
-    return good[:k]
-
-
 def holdout_code(idea: Idea) -> tuple[str | None, str]:
     """The held-out script's code and where it came from, or None and why it cannot run."""
     if idea.holdout is not None:
@@ -111,99 +128,100 @@ def holdout_code(idea: Idea) -> tuple[str | None, str]:
     return code, str(path)
 
 
-async def final_selection(engine: Engine, deadline: float | None = None) -> int | None:
+async def final_selection(ctx: FinalRun, deadline: float | None = None) -> int | None:
     """Run the seeds and the held-out script; return the chosen node's id.
 
-    ``deadline`` is the run's elapsed time (``engine.elapsed()``) by which it must be done.
+    ``deadline`` is the run's elapsed time (``ctx.elapsed()``) by which it must be done.
     """
-    config, idea = engine.config, engine.idea
-    best = engine.tree.best_id
+    config, idea = ctx.run.config, ctx.run.idea
+    search_best = ctx.best_nodes(1)
+    best = search_best[0].id if search_best else None
     if config.final_seeds > 0:
-        top = top_nodes(engine, config.final_top_k)
+        top = ctx.best_nodes(config.final_top_k)
         seeds = [config.seed + 1000 * (s + 1) for s in range(config.final_seeds)]
-        engine.progress.message(f"final selection: {len(top)} nodes x {len(seeds)} seeds")
+        ctx.message(f"final selection: {len(top)} nodes x {len(seeds)} seeds")
         # Seed by seed over the nodes, so that a run short of time still compares every node.
         jobs = [(n, s) for s in seeds for n in top]
         limit = asyncio.Semaphore(config.workers)
 
         async def one(node: Node, seed: int) -> Evaluation | None:
             async with limit:
-                return await _seed_run(engine, node, seed, deadline)
+                return await _seed_run(ctx, node, seed, deadline)
 
         done = await asyncio.gather(*(one(n, s) for n, s in jobs))
         results = [e for e in done if e is not None]
         for evaluation in results:
-            engine.store.save_evaluation(evaluation)
+            ctx.store.save_evaluation(evaluation)
         if len(results) < len(jobs):
-            engine.store.add_event(engine.run.id, "final_selection",
+            ctx.store.add_event(ctx.run.id, "final_selection",
                                    f"{len(jobs) - len(results)} of {len(jobs)} re-runs not started: "
                                    "the run's --time limit")
-        pick = choose(summarise(results, engine.nodes), idea.metric)
+        pick = choose(summarise(results, {n.id: n for n in top}), idea.metric)
         if pick is not None:
             best = pick.node_id
             failures = f", {pick.failed} failed re-runs" if pick.failed else ""
-            engine.store.add_event(engine.run.id, "final_selection",
+            ctx.store.add_event(ctx.run.id, "final_selection",
                                    f"node {pick.node_id}: mean {pick.mean:.6g} +/- {pick.std:.3g} over "
                                    f"{pick.n} runs{failures}", pick.node_id)
     if idea.has_holdout and best is not None:
-        evaluation = await _holdout_run(engine, engine.nodes[best], deadline)
+        evaluation = await _holdout_run(ctx, best, deadline)
         if evaluation is not None:
-            engine.store.save_evaluation(evaluation)
+            ctx.store.save_evaluation(evaluation)
             why = (evaluation.error or "").splitlines()[0][:200] if evaluation.error else ""
             shown = evaluation.metric if evaluation.metric is not None else f"{evaluation.status.value}: {why}"
-            engine.store.add_event(engine.run.id, "holdout", f"node {best}: {shown}", best)
+            ctx.store.add_event(ctx.run.id, "holdout", f"node {best}: {shown}", best)
     return best
 
 
-async def grade_on_test(engine: Engine, best: int) -> None:
+async def grade_on_test(final: FinalRun, best: int) -> None:
     """A dataset task: grade the chosen node's submission once on the private test answers."""
     from discovery.tasks.grading import grade_chosen
 
-    store, run = engine.store, engine.run
+    store, run = final.store, final.run
     try:
         evaluation = await asyncio.to_thread(grade_chosen, run, store.run_dir(run.id).resolve(), best,
                                              store.node_dir(run.id, best).resolve())
     except Exception as exc:  # a task file gone missing must not lose the finished run
         store.add_event(run.id, "test_score", f"node {best}: grading failed: {type(exc).__name__}: {exc}", best)
-        engine.progress.message(f"final: grading failed: {type(exc).__name__}: {exc}")
+        final.message(f"final: grading failed: {type(exc).__name__}: {exc}")
         return
     store.save_evaluation(evaluation)
     if evaluation.metric is not None:
-        text = f"node {best}: test {engine.idea.metric.name} {evaluation.metric:.6g}"
+        text = f"node {best}: test {run.idea.metric.name} {evaluation.metric:.6g}"
     else:
         text = f"node {best}: " + (evaluation.error or str(evaluation.metrics.get("note", "not graded")))
     store.add_event(run.id, "test_score", text, best)
-    engine.progress.message(f"final: {text}")
+    final.message(f"final: {text}")
 
 
-async def _seed_run(engine: Engine, node: Node, seed: int, deadline: float | None) -> Evaluation | None:
-    code = engine.store.get_node(engine.run.id, node.id).code or ""
+async def _seed_run(ctx: FinalRun, node: Node, seed: int, deadline: float | None) -> Evaluation | None:
+    code = ctx.store.get_node(ctx.run.id, node.id).code or ""
     if SEED_NAME in find_params(code):
         code = set_params(code, {SEED_NAME: seed})
-    workdir = engine.store.node_dir(engine.run.id, node.id).resolve() / "seeds" / str(seed)
-    return await _evaluate(engine, node, "seed", seed, code, workdir, deadline)
+    workdir = ctx.store.node_dir(ctx.run.id, node.id).resolve() / "seeds" / str(seed)
+    return await _evaluate(ctx, node.id, "seed", seed, code, workdir, deadline)
 
 
-async def _holdout_run(engine: Engine, node: Node, deadline: float | None) -> Evaluation | None:
+async def _holdout_run(ctx: FinalRun, node_id: int, deadline: float | None) -> Evaluation | None:
     """Run the held-out script next to a copy of the node's script and artifacts."""
-    code, where = holdout_code(engine.idea)
+    code, where = holdout_code(ctx.run.idea)
     if code is None:
-        engine.store.add_event(engine.run.id, "holdout", f"not run: the held-out script {where}", node.id)
-        engine.progress.message(f"held-out script not run: {where}")
+        ctx.store.add_event(ctx.run.id, "holdout", f"not run: the held-out script {where}", node_id)
+        ctx.message(f"held-out script not run: {where}")
         return None
-    source = engine.store.node_dir(engine.run.id, node.id).resolve()
+    source = ctx.store.node_dir(ctx.run.id, node_id).resolve()
     workdir = source / HOLDOUT_DIR
     await asyncio.to_thread(_copy_node, source, workdir)  # a node's folder may hold gigabytes
-    workspace = engine.workspace
+    workspace = ctx.workspace
     if workspace.name == "ray":
         # A Ray task receives the code, not the node's folder: the script runs here, where the
         # node's artifacts were written back.
         from workspace.local import LocalWorkspace
 
         workspace = LocalWorkspace()
-        engine.side_workspaces.append(workspace)
+        ctx.side_workspaces.append(workspace)
     try:
-        return await _evaluate(engine, node, "holdout", engine.config.seed, code, workdir, deadline,
+        return await _evaluate(ctx, node_id, "holdout", ctx.run.config.seed, code, workdir, deadline,
                                script=HOLDOUT_SCRIPT, workspace=workspace)
     finally:
         # Its outputs stay for the record; its code must not, or a later node could read it.
@@ -216,27 +234,27 @@ def _copy_node(source: Path, workdir: Path) -> None:
     shutil.copytree(source, workdir, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
-async def _evaluate(engine: Engine, node: Node, kind: str, seed: int, code: str, workdir: Path,
+async def _evaluate(ctx: FinalRun, node_id: int, kind: str, seed: int, code: str, workdir: Path,
                     deadline: float | None, *, script: str | None = None, workspace: Any = None,
                     ) -> Evaluation | None:
     """One execution with the node's resources; None when the run's time left none for it."""
-    own_limit = engine.idea.time_limit
-    async with engine.gpu_lease() as gpu_ids:
+    own_limit = ctx.run.idea.time_limit
+    async with ctx.gpu_lease() as gpu_ids:
         time_limit = own_limit
         if deadline is not None:
-            left = deadline - engine.elapsed()
+            left = deadline - ctx.elapsed()
             if left < _MIN_RUN_SECONDS:
                 return None
             time_limit = min(own_limit, left)
-        request = engine.exec_request(node.id, code, workdir, seed=seed, gpus=gpu_ids, time_limit=time_limit,
+        request = ctx.exec_request(node_id, code, workdir, seed=seed, gpus=gpu_ids, time_limit=time_limit,
                                       **({"script": script} if script else {}))
-        result = await (workspace or engine.workspace).execute(request)
-    verdict = judge(result, engine.idea.metric)
+        result = await (workspace or ctx.workspace).execute(request)
+    verdict = judge(result, ctx.run.idea.metric)
     status, error = verdict.status, verdict.error
     if result.cancelled:
         status, error = NodeStatus.cancelled, "cancelled: the run was interrupted"
     elif result.timed_out and time_limit < own_limit:
         status, error = NodeStatus.cancelled, f"cut off after {time_limit:.0f}s by the run's --time limit"
-    return Evaluation(run_id=engine.run.id, node_id=node.id, kind=kind, seed=seed, status=status,
+    return Evaluation(run_id=ctx.run.id, node_id=node_id, kind=kind, seed=seed, status=status,
                       metric=verdict.metric if status == NodeStatus.good else None, metrics=result.metrics or {},
                       error=error, exec_seconds=result.duration, created_at=time.time())

@@ -1,118 +1,104 @@
-"""The orchestrator as two LangGraph graphs.
+"""The orchestrator: each node's pipeline as a LangGraph graph, and the loop that runs them.
 
-The run loop:   launch -> wait -> record -> (launch | writeup)
-One node:       expand -> execute -> evaluate
+One node, with a model::
 
-LangGraph runs every branch of a step to completion before the next step starts, so a
-graph that fanned out K executions would idle K-1 workers behind the slowest. Instead,
-``launch`` starts each node's own small graph as an asyncio task and ``wait`` returns as
-soon as any of them is done: the loop reacts to each completion. Graph state holds only
-counters and ids; nodes live in the run store.
+    expand ─┬─ execute ──────┬─ read_metric ─ review ─ value_after ─ END
+            └─ value_before ─┘      (value_before and value_after with --value-agent)
+
+and offline ``expand ─ execute ─ END``. Each step is one call of the agent, the workspace,
+the metric reader, the reviewers or the value agent (the engine's ``*_step`` methods). The
+state holds the node's id and what each step found, in small values (the execution's output
+cut to the tails the node keeps); plan and code are in the node's row.
+
+LangGraph writes a checkpoint into the run's database after every step (discovery/checkpoint.py),
+in the node's own thread. A node that a crash interrupted goes on, in the next session, from
+its last finished step: a finished execution is not run again and a model call whose answer
+was kept is not paid again. The value agent's estimate and the execution run side by side in
+one step; when one of them finished before the crash, LangGraph keeps its result and runs
+only the other.
+
+The run loop (launch, wait for the first node to finish, record it, repeat) is plain asyncio,
+not a graph: its state is the run store itself, which a resume reads back whole, and a graph
+step per poll would add a checkpoint, or a recursion limit, for nothing (docs/architecture.md).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any, TypedDict
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 
 
-class LoopState(TypedDict, total=False):
-    launched: int
-    recorded: int
-    just_done: list[int]
-
-
 class NodeState(TypedDict, total=False):
+    """What one node's pipeline has found so far (each value small: checkpointed after every step)."""
+
     node_id: int
-    expanded: bool
+    expanded: bool  # the node has code (in its row); False: the agent had none
+    error: str  # why it has no code
+    exhausted: bool  # the agent has nothing new from this parent
+    cut: bool  # not expanded because the run hit a limit
+    result: dict[str, Any]  # workspace.base.ExecResult, its output cut to the tails the store keeps
+    metric_source: str  # "llm" when a model read the metric from the output
+    flagged: str  # why a reviewer judged the result invalid
+    value: float  # the value agent's latest estimate
 
 
 def _engine(config: RunnableConfig) -> Any:
     return config["configurable"]["engine"]
 
 
-# -- one node -----------------------------------------------------------------------------
+def _step(name: str) -> Any:
+    async def step(state: NodeState, config: RunnableConfig) -> NodeState:
+        return await getattr(_engine(config), f"{name}_step")(state["node_id"])
 
-async def _expand(state: NodeState, config: RunnableConfig) -> NodeState:
-    return {"expanded": await _engine(config).expand(state["node_id"])}
-
-
-async def _execute(state: NodeState, config: RunnableConfig) -> NodeState:
-    await _engine(config).execute(state["node_id"])
-    return {}
+    step.__name__ = name
+    return step
 
 
-async def _evaluate(state: NodeState, config: RunnableConfig) -> NodeState:
-    # The verdict itself is computed when the loop records the node (discovery.evaluate);
-    # here the reviewers, the metric reader and the value agent look at it (with an LLM).
-    await _engine(config).evaluate(state["node_id"])
-    return {}
-
-
-@lru_cache(maxsize=1)
-def node_graph() -> Any:
-    """expand -> execute -> evaluate for one node (compiled once, reused by every node)."""
-    g = StateGraph(NodeState)
-    g.add_node("expand", _expand)
-    g.add_node("execute", _execute)
-    g.add_node("evaluate", _evaluate)
-    g.add_edge(START, "expand")
-    g.add_conditional_edges("expand", lambda s: "execute" if s.get("expanded") else END, ["execute", END])
-    g.add_edge("execute", "evaluate")
-    g.add_edge("evaluate", END)
-    return g.compile()
-
-
-# -- the run loop ---------------------------------------------------------------------------
-
-async def _launch(state: LoopState, config: RunnableConfig) -> LoopState:
-    return {"launched": state.get("launched", 0) + _engine(config).launch()}
-
-
-async def _wait(state: LoopState, config: RunnableConfig) -> LoopState:
+def _after_expand(state: NodeState, config: RunnableConfig) -> list[str] | str:
+    if not state.get("expanded"):
+        return END
     engine = _engine(config)
-    if not engine.tasks:
-        await engine.idle()
-        return {"just_done": []}
-    return {"just_done": await engine.wait_any()}
+    return ["execute", "value_before"] if engine.llm is not None and engine.config.value_agent else ["execute"]
 
 
-async def _record(state: LoopState, config: RunnableConfig) -> LoopState:
-    done = state.get("just_done", [])
-    _engine(config).record(done)
-    return {"recorded": state.get("recorded", 0) + len(done), "just_done": []}
-
-
-async def _writeup(state: LoopState, config: RunnableConfig) -> LoopState:
-    await _engine(config).finish()
-    return {}
-
-
-def _after_record(state: LoopState, config: RunnableConfig) -> str:
-    return "launch" if _engine(config).should_continue() else "writeup"
-
-
-@lru_cache(maxsize=1)
-def loop_graph() -> Any:
-    """launch -> wait -> record, looping until the run ends, then writeup."""
-    g = StateGraph(LoopState)
-    g.add_node("launch", _launch)
-    g.add_node("wait", _wait)
-    g.add_node("record", _record)
-    g.add_node("writeup", _writeup)
-    g.add_edge(START, "launch")
-    g.add_edge("launch", "wait")
-    g.add_edge("wait", "record")
-    g.add_conditional_edges("record", _after_record, ["launch", "writeup"])
-    g.add_edge("writeup", END)
-    return g.compile()
+def build_node_graph(*, model: bool, value_agent: bool, checkpointer: Any = None) -> Any:
+    """The pipeline of one node, compiled with ``checkpointer`` (discovery.checkpoint.StoreCheckpointer)."""
+    g = StateGraph(NodeState)
+    g.add_node("expand", _step("expand"))
+    g.add_node("execute", _step("execute"))
+    g.add_edge(START, "expand")
+    targets = ["execute", END]
+    if model:
+        for name in ("read_metric", "review"):
+            g.add_node(name, _step(name))
+        g.add_edge("execute", "read_metric")
+        g.add_edge("read_metric", "review")
+        last = "review"
+        if value_agent:
+            g.add_node("value_before", _step("value_before"))
+            g.add_node("value_after", _step("value_after"))
+            g.add_edge("value_before", "read_metric")  # joined with the execution
+            g.add_edge("review", "value_after")
+            targets.append("value_before")
+            last = "value_after"
+        g.add_edge(last, END)
+    else:
+        g.add_edge("execute", END)
+    g.add_conditional_edges("expand", _after_expand, targets)
+    return g.compile(checkpointer=checkpointer)
 
 
 async def run_loop(engine: Any) -> None:
-    """Drive ``engine`` through the loop graph until its run ends."""
-    # Each poll while nodes run is a few steps, so a days-long run takes millions: no cap.
-    limit = 2**62
-    await loop_graph().ainvoke({}, {"configurable": {"engine": engine}, "recursion_limit": limit})
+    """Drive ``engine`` until its run ends: fill the free workers, wait for the first node to
+    finish (or a poll to be due), record what finished; then the final selection and report."""
+    while True:
+        engine.launch()
+        if engine.tasks:
+            engine.record(await engine.wait_any())
+        else:
+            await engine.idle()
+        if not engine.should_continue():
+            break
+    await engine.finish()

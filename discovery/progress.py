@@ -5,14 +5,12 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 from discovery.durations import format_duration
 from runs.models import Node, NodeStatus
-
-if TYPE_CHECKING:
-    from discovery.engine import Engine
 
 _MARK = {
     NodeStatus.good: "ok ", NodeStatus.buggy: "bug", NodeStatus.flagged: "flg",
@@ -20,22 +18,36 @@ _MARK = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class SearchStatus:
+    """Where the search stands at one moment, as a progress display shows it."""
+
+    run_id: str
+    metric: str  # the metric's name
+    spent: int  # nodes counted against the budget
+    budget: int
+    running: int  # nodes in flight
+    best_id: int | None
+    best_metric: float | None
+    elapsed: float  # seconds searching, over all sessions
+
+
 class Progress(Protocol):
     """Receives the engine's milestones; must be cheap, it runs on the loop."""
 
-    def node_started(self, engine: Engine, node: Node) -> None: ...
-    def node_finished(self, engine: Engine, node: Node) -> None: ...
+    def node_started(self, status: SearchStatus, node: Node) -> None: ...
+    def node_finished(self, status: SearchStatus, node: Node) -> None: ...
     def message(self, text: str) -> None: ...
-    def finished(self, engine: Engine, report: Path | None) -> None: ...
+    def finished(self, store: Any, run_id: str, report: Path | None) -> None: ...
 
 
 class SilentProgress:
     """Shows nothing (library use, tests)."""
 
-    def node_started(self, engine: Engine, node: Node) -> None: ...
-    def node_finished(self, engine: Engine, node: Node) -> None: ...
+    def node_started(self, status: SearchStatus, node: Node) -> None: ...
+    def node_finished(self, status: SearchStatus, node: Node) -> None: ...
     def message(self, text: str) -> None: ...
-    def finished(self, engine: Engine, report: Path | None) -> None: ...
+    def finished(self, store: Any, run_id: str, report: Path | None) -> None: ...
 
 
 class TerminalProgress:
@@ -46,12 +58,11 @@ class TerminalProgress:
         self.live = self.stream.isatty()
         self.last_status = 0.0
 
-    def _status(self, engine: Engine) -> str:
-        best = engine.tree.best()
-        best_text = f"{best.metric:.6g} (node {best.id})" if best else "-"
+    def _status(self, status: SearchStatus) -> str:
+        best_text = f"{status.best_metric:.6g} (node {status.best_id})" if status.best_id is not None else "-"
         return (
-            f"[{engine.spent_nodes()}/{engine.config.budget} nodes] running {len(engine.tasks)} "
-            f"| best {engine.idea.metric.name} {best_text} | {format_duration(engine.elapsed())}"
+            f"[{status.spent}/{status.budget} nodes] running {status.running} "
+            f"| best {status.metric} {best_text} | {format_duration(status.elapsed)}"
         )
 
     def _print(self, text: str) -> None:
@@ -62,36 +73,36 @@ class TerminalProgress:
             self.stream.write(text + "\n")
         self.stream.flush()
 
-    def _redraw(self, engine: Engine) -> None:
+    def _redraw(self, status: SearchStatus) -> None:
         if self.live:
             width = shutil.get_terminal_size((100, 20)).columns
-            self.stream.write("\r\033[K" + self._status(engine)[: width - 1])
+            self.stream.write("\r\033[K" + self._status(status)[: width - 1])
             self.stream.flush()
 
-    def node_started(self, engine: Engine, node: Node) -> None:
-        self._redraw(engine)
+    def node_started(self, status: SearchStatus, node: Node) -> None:
+        self._redraw(status)
 
-    def node_finished(self, engine: Engine, node: Node) -> None:
+    def node_finished(self, status: SearchStatus, node: Node) -> None:
         mark = _MARK.get(node.status, "   ")
         if node.status == NodeStatus.good:
-            detail = f"{engine.idea.metric.name} = {node.metric:.6g}"
+            detail = f"{status.metric} = {node.metric:.6g}"
         else:
             detail = (node.error or "").splitlines()[0][:90] if node.error else ""
         parent = f"<-{node.parent_id}" if node.parent_id else "   "
-        star = " *" if engine.tree.best_id == node.id else ""
+        star = " *" if status.best_id == node.id else ""
         self._print(f"  {mark} #{node.id:<4} {parent:<6} {node.operator:<7} {detail}{star}")
         if not self.live and time.monotonic() - self.last_status > 10:
             self.last_status = time.monotonic()
-            self._print(self._status(engine))
-        self._redraw(engine)
+            self._print(self._status(status))
+        self._redraw(status)
 
     def message(self, text: str) -> None:
         self._print(text)
 
-    def finished(self, engine: Engine, report: Path | None) -> None:
+    def finished(self, store: Any, run_id: str, report: Path | None) -> None:
         if self.live:
             self.stream.write("\r\033[K")
-        self.stream.write(summary_table(engine.store, engine.run.id) + "\n")
+        self.stream.write(summary_table(store, run_id) + "\n")
         if report is not None:
             self.stream.write(f"report: {report}\n")
         self.stream.flush()
@@ -105,8 +116,7 @@ def summary_table(store: Any, run_id: str, top: int = 5) -> str:
     counts: dict[str, int] = {}
     for n in nodes:
         counts[n.status.value] = counts.get(n.status.value, 0) + 1
-    good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None]
-    good.sort(key=lambda n: n.metric, reverse=metric.direction == "maximize")
+    good = metric.rank(nodes)
     lines = [
         f"run {run.id}: {run.status}, {len(nodes)} nodes ("
         + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + f") in {format_duration(run.elapsed)}",

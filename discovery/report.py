@@ -24,7 +24,7 @@ from discovery.writeup.facts import Facts, best_so_far, collect, digest, ranked
 from runs.models import Run
 from runs.store import RunStore
 
-__all__ = ["best_so_far", "llm_config_for", "ranked", "write_report"]
+__all__ = ["best_so_far", "ranked", "write_report"]
 PROSE_CACHE = "prose.json"
 _MATPLOTLIB_SECONDS = 2.0  # importing matplotlib before the first figure
 GROUNDING_FILE = "grounding.json"
@@ -39,17 +39,6 @@ class _Written:
     panel_error: str | None = None
     panel_calls: int = 0
     panel_cost: float = 0.0
-
-
-def llm_config_for(run: Run) -> Any:
-    """The LLMConfig the run searched with (its writeup and review roles), or None for an offline run."""
-    cfg = run.config
-    llm = getattr(cfg, "llm", None)  # the full LLMConfig as a dict, in stores that keep it
-    if not llm and not cfg.model:
-        return None
-    from agents.llm import LLMConfig
-
-    return LLMConfig.model_validate(llm) if llm else LLMConfig(model=cfg.model, api_base=cfg.api_base)
 
 
 def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any = None, panel: bool = True,
@@ -93,7 +82,9 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         checklist = run_checklist(facts.run.idea, facts.nodes, facts.best, claimed_best_id=facts.run.best_node_id,
                                   repeats={k: r.values for k, r in facts.repeats.items()}, holdout=facts.holdout)
         previous = reviews.load(out, store, run_id)
-        config = None if offline else (llm if llm is not None else llm_config_for(facts.run))
+        from agents.llm import run_llm
+
+        config = None if offline else (llm if llm is not None else run_llm(facts.run.config))
         limit = max_cost if max_cost is not None else facts.run.config.max_cost
         # The model gets what is left once the figures are drawn, less the time to put the report together.
         model_deadline = None if deadline is None else deadline - assemble_seconds(len(facts.nodes))
@@ -186,14 +177,11 @@ def _known(facts: Facts) -> Any:
 def _save_review(root: str | Path, review: Any, out: Path) -> None:
     from discovery.writeup import review as reviews
 
-    writable = None
-    if hasattr(RunStore, "save_writeup_review"):
-        writable = RunStore(root)
+    writable = RunStore(root)
     try:
         reviews.save(review, out, writable)
     finally:
-        if writable is not None:
-            writable.close()
+        writable.close()
 
 
 def _run(coro: Any) -> Any:
@@ -210,7 +198,7 @@ async def _with_model(config: Any, on_call: Any, root: str | Path, facts: Facts,
                       checklist: Any, previous: Any, want_panel: bool, reviewers: int, refresh: bool,
                       limits: _Limits) -> _Written:
     recorder = None
-    if on_call is None and hasattr(RunStore, "add_llm_call"):
+    if on_call is None:
         # Record the calls through a connection of this thread's own (the caller's may live elsewhere).
         recorder = RunStore(root)
         run_id = facts.run.id

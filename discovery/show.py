@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from discovery.progress import summary_table
-from runs.models import NodeStatus
+from runs.models import LLMCallRecord, NodeStatus
 from runs.store import RunStore
 
 
@@ -68,23 +68,23 @@ def show_node(store: RunStore, run_id: str, node_id: int) -> str:
         lines += ["", "error:", f"  {n.error}"]
     if n.value is not None:
         lines += ["", f"value agent: {n.value:.2f}"]
-        lines += [f"  {v['stage']}: {v['value']:.2f} {v['explanation']}" for v in store.value_estimates(run_id, n.id)]
+        lines += [f"  {v.stage}: {v.value:.2f} {v.explanation}" for v in store.value_estimates(run_id, n.id)]
     reviews = store.reviews(run_id, n.id)
     if reviews:
         lines += ["", "reviews:"]
         for r in reviews:
-            lines.append(f"  {r['reviewer']} ({r['model']}): {r['verdict']} {r['score']:g}/10 {r['summary']}")
-            lines += [f"    [{i.get('severity', 'minor')}] {i.get('description', '')}" for i in r["issues"]]
+            lines.append(f"  {r.reviewer} ({r.model}): {r.verdict} {r.score or 0:g}/10 {r.summary}")
+            lines += [f"    [{i.get('severity', 'minor')}] {i.get('description', '')}" for i in r.issues]
     calls = store.llm_calls(run_id, n.id)
     if calls:
         lines += ["", "llm calls:"]
-        by_role: dict[str, list[dict]] = {}
+        by_role: dict[str | None, list[LLMCallRecord]] = {}
         for c in calls:
-            by_role.setdefault(c["role"], []).append(c)
+            by_role.setdefault(c.role, []).append(c)
         for role, rows in by_role.items():
-            tokens = sum((c["tokens_in"] or 0) + (c["tokens_out"] or 0) for c in rows)
-            cost = sum(c["cost"] or 0.0 for c in rows)
-            errors = sum(1 for c in rows if c["error"])
+            tokens = sum((c.tokens_in or 0) + (c.tokens_out or 0) for c in rows)
+            cost = sum(c.cost or 0.0 for c in rows)
+            errors = sum(1 for c in rows if c.error)
             lines.append(f"  {role}: {len(rows)} calls, {tokens} tokens, ${cost:.5f}"
                          + (f", {errors} failed" if errors else ""))
     if n.status != NodeStatus.pending:

@@ -191,12 +191,7 @@ def _repeat_item(idea: Idea, nodes: list[Node], best: Node | None, repeats: dict
 
 
 def _runner_up(idea: Idea, nodes: list[Node], best: Node) -> Node | None:
-    others = [n for n in nodes if n.id != best.id and n.status == NodeStatus.good and n.metric is not None
-              and not n.pruned]
-    if not others:
-        return None
-    key = (lambda n: n.metric) if idea.metric.direction == "maximize" else (lambda n: -n.metric)
-    return max(others, key=key)
+    return next((n for n in idea.metric.rank(nodes) if n.id != best.id), None)
 
 
 def _holdout_item(idea: Idea, best: Node | None, holdout: dict[int, float]) -> CheckItem:

@@ -38,8 +38,8 @@ def fork_run(store: RunStore, run_id: str, node_id: int, scope: Scope = "path", 
     new_config = type(new_config).model_validate(new_config.model_dump())  # re-validate the overrides
     new_idea = idea or parent.idea
     agent = parent.agent
-    if config and "model" in config:
-        agent = f"llm:{config['model']}" if config["model"] else "offline"
+    if config and "llm" in config:
+        agent = f"llm:{config['llm']['model']}" if config["llm"] else "offline"
     fork = Run(
         id=store.new_run_id(new_idea.title), idea=new_idea, config=new_config, status="stopped",
         created_at=time.time(), parent_run_id=run_id, parent_node_id=node_id, agent=agent,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any, Literal
 
@@ -43,6 +44,13 @@ class MetricSpec(BaseModel):
     def better(self, a: float, b: float) -> bool:
         """True when metric value ``a`` is strictly better than ``b``."""
         return a > b if self.direction == "maximize" else a < b
+
+    def rank(self, nodes: Iterable[Node]) -> list[Node]:
+        """The valid nodes (good, with a metric, not pruned), best first; among equal metrics the
+        older node (the lower id) first, as the search picks its best."""
+        sign = -1.0 if self.direction == "maximize" else 1.0
+        good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None and not n.pruned]
+        return sorted(good, key=lambda n: (sign * n.metric, n.id))  # type: ignore[operator]
 
 
 class RangeSpec(BaseModel):
@@ -217,9 +225,9 @@ class RunConfig(BaseModel):
     policy: str = "adaptive"
     c_puct: float | None = Field(default=None, gt=0)  # mcts exploration below the root; None: the policy's default
     seed: int = 0
-    model: str | None = None
-    api_base: str | None = None
-    llm: dict[str, Any] | None = None  # agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/)
+    # The model settings, agents.llm.LLMConfig as a dict (runs/ imports nothing of agents/); None:
+    # the offline agent. agents.llm.run_llm turns it into the client's config.
+    llm: dict[str, Any] | None = None
     # auto | local | docker | ray, checked by workspace/factory.py (which also reads DISCOVER_WORKSPACE).
     workspace: str = "auto"
     image: str | None = None  # Docker image (overrides the idea's)
@@ -239,6 +247,18 @@ class RunConfig(BaseModel):
     debug_prob: float = Field(default=0.5, ge=0, le=1)
     max_debug_depth: int = Field(default=3, ge=0)
     write_report: bool = True  # False (discover bench): no report at the end; `discover report` writes it later
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_model(cls, data: Any) -> Any:
+        # Stores written before ``llm`` was the only copy also kept ``model`` and ``api_base``.
+        if not isinstance(data, dict) or not ({"model", "api_base"} & data.keys()):
+            return data
+        data = dict(data)
+        model, api_base = data.pop("model", None), data.pop("api_base", None)
+        if model and not data.get("llm"):
+            data["llm"] = {"model": model, **({"api_base": api_base} if api_base else {})}
+        return data
 
 
 class Node(BaseModel):
@@ -325,6 +345,132 @@ class Run(BaseModel):
     # ``focus_within`` the search stays in its subtree while that has anything to expand.
     focus_node_id: int | None = None
     focus_within: bool = False
+
+
+class Attempt(BaseModel):
+    """An earlier execution of a node that did not complete (a crash, an interrupt)."""
+
+    run_id: str
+    node_id: int
+    attempt: int
+    status: str
+    error: str | None = None
+    stdout_tail: str | None = None
+    stderr_tail: str | None = None
+    exec_seconds: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class LLMCallRecord(BaseModel):
+    """One stored model call (agents.llm.LLMCall as the store keeps it)."""
+
+    id: int
+    run_id: str
+    node_id: int | None = None
+    role: str | None = None
+    model: str | None = None
+    attempt: int | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    cost: float | None = None
+    latency: float | None = None
+    error: str | None = None
+    request_id: str | None = None
+    prompt_hash: str | None = None
+    started_at: float | None = None
+
+
+class LLMUsage(BaseModel):
+    """What a set of stored model calls added up to."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+
+
+class ReviewRecord(BaseModel):
+    """A stored node review (reviewers.models.Review, with where and when)."""
+
+    id: int
+    run_id: str
+    node_id: int | None = None
+    reviewer: str | None = None
+    model: str | None = None
+    score: float | None = None
+    verdict: str | None = None
+    issues: list[dict[str, Any]] = Field(default_factory=list)
+    summary: str | None = None
+    plots: list[str] = Field(default_factory=list)
+    created_at: float | None = None
+
+
+class ValueRecord(BaseModel):
+    """A stored estimate of the value agent, before or after the node ran."""
+
+    id: int
+    run_id: str
+    node_id: int
+    stage: str
+    value: float
+    explanation: str | None = None
+    model: str | None = None
+    created_at: float | None = None
+
+
+class WriteupReviewRecord(BaseModel):
+    """A stored review of a run's write-up (payload: discovery.writeup.review.WriteupReview JSON)."""
+
+    id: int
+    run_id: str
+    kind: str
+    created_at: float
+    payload: str
+
+
+class NodeLine(BaseModel):
+    """The part of a node the TUI's tree line and header need (no code, plan or output)."""
+
+    id: int
+    parent_id: int | None = None
+    operator: str = "draft"
+    status: str = "pending"
+    metric: float | None = None
+    pruned: bool = False
+    value: float | None = None
+    visits: int | None = None  # the search's finished nodes in its subtree
+    q: float | None = None  # the best metric in its subtree
+    created_at: float | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    updated_at: float | None = None  # when the row last changed (stores from before it: None)
+
+
+class Checkpoint(BaseModel):
+    """One LangGraph checkpoint of a node's pipeline, as the store keeps it (serialised by LangGraph)."""
+
+    thread_id: str
+    checkpoint_ns: str = ""
+    checkpoint_id: str
+    parent_id: str | None = None
+    type: str  # the serialiser's name for how ``checkpoint`` is encoded
+    checkpoint: bytes
+    metadata: bytes  # JSON
+
+
+class CheckpointWrite(BaseModel):
+    """What one task of a pipeline step wrote, kept until the step's checkpoint is made."""
+
+    thread_id: str
+    checkpoint_ns: str = ""
+    checkpoint_id: str
+    task_id: str
+    idx: int
+    channel: str
+    type: str
+    value: bytes
+    task_path: str = ""
 
 
 class Event(BaseModel):

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from runs.models import NodeStatus
+from runs.models import Attempt, NodeStatus
 from runs.store import RunStore
 
 # Nodes that had not completed when the run stopped: they run again on resume.
@@ -35,14 +35,14 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
         if node.pruned and node.status == NodeStatus.cancelled:
             continue
         if node.status != NodeStatus.pending or node.attempts:
-            attempts.append({
-                "run_id": run_id, "node_id": node.id, "attempt": max(1, node.attempts),
-                "status": "cancelled" if node.status == NodeStatus.cancelled else "interrupted",
-                "error": node.error or "the orchestrator stopped while this node ran",
-                "stdout_tail": node.stdout_tail or _tail(folder / "stdout.txt"),
-                "stderr_tail": node.stderr_tail or _tail(folder / "stderr.txt"),
-                "exec_seconds": node.exec_seconds, "started_at": node.started_at, "finished_at": now,
-            })
+            attempts.append(Attempt(
+                run_id=run_id, node_id=node.id, attempt=max(1, node.attempts),
+                status="cancelled" if node.status == NodeStatus.cancelled else "interrupted",
+                error=node.error or "the orchestrator stopped while this node ran",
+                stdout_tail=node.stdout_tail or _tail(folder / "stdout.txt"),
+                stderr_tail=node.stderr_tail or _tail(folder / "stderr.txt"),
+                exec_seconds=node.exec_seconds, started_at=node.started_at, finished_at=now,
+            ))
         if node.pruned:
             dropped.append(node.model_copy(update={
                 "status": NodeStatus.cancelled, "error": node.error or "pruned: not run again", "finished_at": now}))

@@ -11,13 +11,33 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
-from runs.models import Command, Evaluation, Event, Idea, Node, NodeStatus, Paper, Run, RunConfig, RunPaper
+from runs.models import (
+    Attempt,
+    Checkpoint,
+    CheckpointWrite,
+    Command,
+    Evaluation,
+    Event,
+    Idea,
+    LLMCallRecord,
+    LLMUsage,
+    Node,
+    NodeLine,
+    NodeStatus,
+    Paper,
+    ReviewRecord,
+    Run,
+    RunConfig,
+    RunPaper,
+    ValueRecord,
+    WriteupReviewRecord,
+)
 
 DB_NAME = "discover.db"
 
@@ -127,6 +147,19 @@ SCHEMA: dict[str, dict[str, Any]] = {
         "columns": {"run_id": str, "paper_id": str, "purpose": str, "note": str, "created_at": float},
         "pk": ("run_id", "paper_id", "purpose"),
     },
+    # Each in-flight node's pipeline (discovery/node_graph.py), after each finished step: LangGraph's
+    # checkpoints and the writes of a step's tasks, by thread (one per node). Opaque bytes here;
+    # a node's rows go once the node is recorded.
+    "checkpoints": {
+        "columns": {"thread_id": str, "checkpoint_ns": str, "checkpoint_id": str, "parent_id": str, "type": str,
+                    "checkpoint": bytes, "metadata": bytes},
+        "pk": ("thread_id", "checkpoint_ns", "checkpoint_id"),
+    },
+    "checkpoint_writes": {
+        "columns": {"thread_id": str, "checkpoint_ns": str, "checkpoint_id": str, "task_id": str, "idx": int,
+                    "channel": str, "type": str, "value": bytes, "task_path": str},
+        "pk": ("thread_id", "checkpoint_ns", "checkpoint_id", "task_id", "idx"),
+    },
     # What discover ideate's novelty check said of each paper, by the title of the idea it checked.
     "idea_papers": {
         "columns": {"idea_title": str, "paper_id": str, "note": str, "created_at": float},
@@ -169,20 +202,27 @@ class RunStore:
         except BaseException:
             conn.close()
             raise
-        self.db = sqlite_utils.Database(conn)
+        self._db = sqlite_utils.Database(conn)
         if not readonly:
             self._ensure_schema()
+        # A writable open has every table and column of SCHEMA; a read-only one of an older
+        # store may lack some, and reads of what is missing answer "nothing".
+        self._tables = set(self._db.table_names())
+        self._node_columns = tuple(self._db["nodes"].columns_dict) if "nodes" in self._tables else ()
 
     def close(self) -> None:
-        self.db.conn.close()
+        self._db.conn.close()
+
+    def _has(self, table: str) -> bool:
+        return table in self._tables
 
     # -- schema -------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
         """Create missing tables and add columns that a store from an older version lacks."""
-        tables = set(self.db.table_names())
+        tables = set(self._db.table_names())
         for name, spec in SCHEMA.items():
-            table = self.db[name]
+            table = self._db[name]
             if name not in tables:
                 table.create(spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"))
                 for index in spec.get("indexes", []):
@@ -204,18 +244,31 @@ class RunStore:
 
     def create_run(self, run: Run) -> None:
         """Insert a new run; its id must be unused."""
-        with self.db.conn:
-            self.db["runs"].insert(_run_row(run))
+        with self._db.conn:
+            self._db["runs"].insert(_run_row(run))
 
     def new_run_id(self, title: str) -> str:
         """An unused id ``YYYYMMDD-HHMMSS-slug``: sorts by time and says what the run is about."""
         words = re.findall(r"[a-z0-9]+", title.lower())
         base = f"{time.strftime('%Y%m%d-%H%M%S')}-{'-'.join(words[:4])[:40] or 'run'}"
-        taken = {r["id"] for r in self.db.query("select id from runs where id like ?", [base + "%"])}
+        taken = {r["id"] for r in self._db.query("select id from runs where id like ?", [base + "%"])}
         run_id, n = base, 2
         while run_id in taken:
             run_id, n = f"{base}-{n}", n + 1
         return run_id
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run that should never have been stored (its model could not be used): its rows
+        in every table, its checkpoints and its folder."""
+        import shutil
+
+        with self._db.conn:
+            for table, spec in SCHEMA.items():
+                if "run_id" in spec["columns"]:
+                    self._db.execute(f"delete from {table} where run_id = ?", [run_id])
+            self._db.execute("delete from runs where id = ?", [run_id])
+        self.delete_checkpoints(self.checkpoint_threads(f"{run_id}:"))
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set some columns of a run (``idea`` and ``config`` as models or dicts)."""
@@ -224,27 +277,25 @@ class RunStore:
             if key in _RUN_JSON:
                 value = value.model_dump_json() if hasattr(value, "model_dump_json") else json.dumps(value)
             row[key] = value
-        with self.db.conn:
-            self.db["runs"].update(run_id, row)
+        with self._db.conn:
+            self._db["runs"].update(run_id, row)
 
     def get_run(self, run_id: str) -> Run:
         try:
-            row = self.db["runs"].get(run_id)
+            row = self._db["runs"].get(run_id)
         except sqlite_utils.db.NotFoundError:
             raise StoreError(f"run {run_id!r} not found in {self.db_path}") from None
         return _run_from_row(row)
 
     def list_runs(self) -> list[Run]:
         """Every run, oldest first."""
-        if "runs" not in self.db.table_names():
+        if not self._has("runs"):
             return []
-        return [_run_from_row(r) for r in self.db["runs"].rows_where(order_by="created_at")]
+        return [_run_from_row(r) for r in self._db["runs"].rows_where(order_by="created_at")]
 
     def resolve_run(self, ref: str | None) -> str:
         """Turn ``None``/``latest``, a full id or any part of one id into a run id."""
-        runs = [r["id"] for r in self.db.query("select id from runs order by created_at")] if (
-            "runs" in self.db.table_names()
-        ) else []
+        runs = [r["id"] for r in self._db.query("select id from runs order by created_at")] if self._has("runs") else []
         if not runs:
             raise StoreError(f"{self.db_path}: no runs yet")
         if ref in (None, "", "latest"):
@@ -260,22 +311,13 @@ class RunStore:
 
     # -- nodes --------------------------------------------------------------------------
 
-    def next_node_id(self, run_id: str) -> int:
-        """The id ``create_node`` would give the run's next node (read only)."""
-        return self._high_water(run_id) + 1
-
     def _high_water(self, run_id: str) -> int:
         """The highest node id the run has used: its nodes, its recorded mark, and the ids its
         model calls were tagged with (which covers stores from before the mark was kept)."""
-        tables = set(self.db.table_names())
-        parts = ["0"]  # a read-only older store may lack any of the others
-        if "nodes" in tables:
-            parts.append("coalesce((select max(id) from nodes where run_id = :run), 0)")
-        if "last_node_id" in self.db["runs"].columns_dict:
-            parts.append("coalesce((select last_node_id from runs where id = :run), 0)")
-        if "llm_calls" in tables:
-            parts.append("coalesce((select max(node_id) from llm_calls where run_id = :run), 0)")
-        return int(self.db.execute(f"select max({', '.join(parts)}, 0)", {"run": run_id}).fetchone()[0])
+        return int(self._db.execute(
+            "select max(coalesce((select max(id) from nodes where run_id = :run), 0), "
+            "coalesce((select last_node_id from runs where id = :run), 0), "
+            "coalesce((select max(node_id) from llm_calls where run_id = :run), 0))", {"run": run_id}).fetchone()[0])
 
     def create_node(self, node: Node) -> Node:
         """Insert a new node under an id never used before in its run, and return it.
@@ -284,40 +326,40 @@ class RunStore:
         its model calls and events can never be mistaken for those of a later node. The id
         and the row are committed together, so a crash leaves no id used by nothing.
         """
-        with self.db.conn:
+        with self._db.conn:
             node = node.model_copy(update={"id": self._high_water(node.run_id) + 1})
-            self.db.execute("update runs set last_node_id = ? where id = ?", [node.id, node.run_id])
-            self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+            self._db.execute("update runs set last_node_id = ? where id = ?", [node.id, node.run_id])
+            self._db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
         return node
 
     def delete_node(self, run_id: str, node_id: int) -> None:
         """Remove a node that never ran (the agent had nothing for it); its id stays used."""
-        with self.db.conn:
-            self.db.execute("update runs set last_node_id = max(coalesce(last_node_id, 0), ?) where id = ?",
+        with self._db.conn:
+            self._db.execute("update runs set last_node_id = max(coalesce(last_node_id, 0), ?) where id = ?",
                             [node_id, run_id])
-            self.db.execute("delete from nodes where run_id = ? and id = ?", [run_id, node_id])
+            self._db.execute("delete from nodes where run_id = ? and id = ?", [run_id, node_id])
 
     def save_node(self, node: Node) -> None:
         """Insert or replace a node, committed before this returns."""
-        with self.db.conn:
-            self.db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
+        with self._db.conn:
+            self._db["nodes"].upsert(_node_row(node), pk=("run_id", "id"))
 
     def set_subtree_stats(self, run_id: str, stats: Iterable[tuple[int, int, float | None]]) -> None:
         """Write (node id, visits, best metric in its subtree) for nodes whose subtree changed."""
         now = time.time()
-        with self.db.conn:
-            self.db.conn.executemany(
+        with self._db.conn:
+            self._db.conn.executemany(
                 "update nodes set visits = ?, q = ?, updated_at = ? where run_id = ? and id = ?",
                 [(visits, q, now, run_id, node_id) for node_id, visits, q in stats])
 
     def save_nodes(self, nodes: Iterable[Node]) -> None:
         """Insert or replace many nodes in one transaction."""
-        with self.db.conn:
-            self.db["nodes"].upsert_all((_node_row(n) for n in nodes), pk=("run_id", "id"), batch_size=500)
+        with self._db.conn:
+            self._db["nodes"].upsert_all((_node_row(n) for n in nodes), pk=("run_id", "id"), batch_size=500)
 
     def get_node(self, run_id: str, node_id: int) -> Node:
         try:
-            row = self.db["nodes"].get((run_id, node_id))
+            row = self._db["nodes"].get((run_id, node_id))
         except sqlite_utils.db.NotFoundError:
             raise StoreError(f"run {run_id}: no node {node_id}") from None
         return _node_from_row(row)
@@ -325,100 +367,240 @@ class RunStore:
     def nodes(self, run_id: str, *, with_code: bool = True, statuses: Iterable[NodeStatus] | None = None) -> list[Node]:
         """Nodes of a run in id order (only those in ``statuses`` when given);
         ``with_code=False`` skips the bulky columns."""
+        return list(self.iter_nodes(run_id, with_code=with_code, statuses=statuses))
+
+    def iter_nodes(self, run_id: str, *, with_code: bool = True,
+                   statuses: Iterable[NodeStatus] | None = None) -> Iterator[Node]:
+        """``nodes`` one at a time, read from the database as they are used (for the biggest runs)."""
         cols = "*" if with_code else ", ".join(
-            c for c in self.db["nodes"].columns_dict if c not in ("code", "stdout_tail", "stderr_tail"))
+            c for c in self._node_columns if c not in ("code", "stdout_tail", "stderr_tail"))
         where, params = "run_id = ?", [run_id]
         if statuses is not None:
             wanted = [s.value for s in statuses]
             where += f" and status in ({', '.join('?' * len(wanted))})"
             params += wanted
-        cursor = self.db.execute(f"select {cols} from nodes where {where} order by id", params)
+        cursor = self._db.execute(f"select {cols} from nodes where {where} order by id", params)
         names = [d[0] for d in cursor.description]
-        return [_node_from_row(dict(zip(names, r))) for r in cursor]
+        for r in cursor:
+            yield _node_from_row(dict(zip(names, r)))
+
+    def node_code(self, run_id: str, node_id: int) -> str | None:
+        """A node's code alone; None when it has none or is gone."""
+        row = self._db.execute("select code from nodes where run_id = ? and id = ?", [run_id, node_id]).fetchone()
+        return row[0] if row else None
+
+    def node_lines(self, run_id: str, *, changed_since: float | None = None, pruned: bool | None = None,
+                   ) -> list[NodeLine]:
+        """The light rows the TUI draws, in id order: all of them, those that changed after
+        ``changed_since`` (a time; stores from before ``updated_at`` look at the node's own
+        times), or only the pruned (``pruned=True``) ones."""
+        cols = [c for c in NodeLine.model_fields if c in self._node_columns]
+        where, params = "run_id = ?", [run_id]
+        if changed_since is not None:
+            if "updated_at" in self._node_columns:
+                where += " and updated_at > ?"
+                params.append(changed_since)
+            else:
+                where += " and (created_at > ? or started_at > ? or finished_at > ?)"
+                params += [changed_since] * 3
+        if pruned is not None:
+            where += " and pruned = ?"
+            params.append(int(pruned))
+        cursor = self._db.execute(f"select {', '.join(cols)} from nodes where {where} order by id", params)
+        return [NodeLine.model_validate({k: v for k, v in zip(cols, r) if v is not None}) for r in cursor]
+
+    def node_ids(self, run_id: str) -> set[int]:
+        """The ids of the run's nodes."""
+        return {i for (i,) in self._db.execute("select id from nodes where run_id = ?", [run_id])}
 
     def count_nodes(self, run_id: str) -> dict[str, int]:
         """Node counts by status."""
-        rows = self.db.execute("select status, count(*) from nodes where run_id = ? group by status", [run_id])
+        rows = self._db.execute("select status, count(*) from nodes where run_id = ? group by status", [run_id])
         return {status: n for status, n in rows}
 
-    def save_attempts(self, attempts: list[dict[str, Any]]) -> None:
-        """Record earlier, incomplete executions of nodes (idempotent per node and attempt)."""
-        with self.db.conn:
-            self.db["attempts"].upsert_all(attempts, pk=("run_id", "node_id", "attempt"))
+    def count_pruned(self, run_id: str) -> int:
+        """How many of the run's nodes are pruned."""
+        return self._db.execute("select count(*) from nodes where run_id = ? and pruned = 1", [run_id]).fetchone()[0]
 
-    def attempts(self, run_id: str, node_id: int) -> list[dict[str, Any]]:
-        """Earlier executions of a node that did not complete (crashes, interrupts)."""
-        return list(self.db["attempts"].rows_where("run_id = ? and node_id = ?", [run_id, node_id],
-                                                   order_by="attempt"))
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits to the database (SQLite's
+        ``data_version``): a reader polls it to skip the work when nothing was written."""
+        return self._db.execute("pragma data_version").fetchone()[0]
+
+    def save_attempts(self, attempts: list[Attempt]) -> None:
+        """Record earlier, incomplete executions of nodes (idempotent per node and attempt)."""
+        with self._db.conn:
+            self._db["attempts"].upsert_all((a.model_dump() for a in attempts), pk=("run_id", "node_id", "attempt"))
+
+    def attempts(self, run_id: str, node_id: int | None = None) -> list[Attempt]:
+        """Earlier executions of the run's nodes (or of one node) that did not complete (crashes, interrupts)."""
+        where, params = _where_node(run_id, node_id)
+        return [Attempt.model_validate(r) for r in self._db["attempts"].rows_where(
+            where, params, order_by="node_id, attempt")]
+
+    def delete_attempt(self, run_id: str, node_id: int, attempt: int) -> None:
+        """Forget an attempt recorded as interrupted that had in fact finished (its pipeline's checkpoint says so)."""
+        with self._db.conn:
+            self._db.execute("delete from attempts where run_id = ? and node_id = ? and attempt = ?",
+                             [run_id, node_id, attempt])
 
     def save_evaluation(self, evaluation: Evaluation) -> None:
         row = evaluation.model_dump(mode="json")
         row["metrics"] = json.dumps(row["metrics"])
-        with self.db.conn:
-            self.db["evaluations"].upsert(row, pk=("run_id", "node_id", "kind", "seed"))
+        with self._db.conn:
+            self._db["evaluations"].upsert(row, pk=("run_id", "node_id", "kind", "seed"))
 
     def evaluations(self, run_id: str) -> list[Evaluation]:
-        """Seed re-runs and held-out evaluations of a run's nodes."""
-        if "evaluations" not in self.db.table_names():
+        """Seed re-runs and held-out evaluations of a run's nodes, by node, kind and seed."""
+        if not self._has("evaluations"):
             return []
-        rows = self.db["evaluations"].rows_where("run_id = ?", [run_id], order_by="node_id, kind, seed")
+        rows = self._db["evaluations"].rows_where("run_id = ?", [run_id], order_by="node_id, kind, seed")
         return [Evaluation.model_validate({**r, "metrics": json.loads(r["metrics"] or "{}")}) for r in rows]
 
     # -- LLM calls, reviews, value estimates ------------------------------------------------
 
     def add_llm_call(self, run_id: str, call: dict[str, Any]) -> float:
         """Store one call record, add its cost to the run, and return the run's total cost."""
-        row = {k: call.get(k) for k in self.db["llm_calls"].columns_dict if k not in ("id", "run_id")}
-        with self.db.conn:
-            self.db["llm_calls"].insert({**row, "run_id": run_id})
-            self.db.execute("update runs set cost = coalesce(cost, 0) + ? where id = ?", [call.get("cost") or 0.0, run_id])
-        return self.db.execute("select cost from runs where id = ?", [run_id]).fetchone()[0] or 0.0
+        row = {k: call.get(k) for k in SCHEMA["llm_calls"]["columns"] if k not in ("id", "run_id")}
+        with self._db.conn:
+            self._db["llm_calls"].insert({**row, "run_id": run_id})
+            self._db.execute("update runs set cost = coalesce(cost, 0) + ? where id = ?",
+                             [call.get("cost") or 0.0, run_id])
+        return self._db.execute("select cost from runs where id = ?", [run_id]).fetchone()[0] or 0.0
 
-    def llm_calls(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
-        if "llm_calls" not in self.db.table_names():
+    def llm_calls(self, run_id: str, node_id: int | None = None) -> list[LLMCallRecord]:
+        """The run's model calls (or one node's), oldest first."""
+        if not self._has("llm_calls"):
             return []
-        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
-        return list(self.db["llm_calls"].rows_where(where, params, order_by="id"))
+        where, params = _where_node(run_id, node_id)
+        return [LLMCallRecord.model_validate(r) for r in self._db["llm_calls"].rows_where(where, params, order_by="id")]
+
+    def llm_usage(self, run_id: str, node_id: int | None = None, *, exclude_roles: Iterable[str] = ()) -> LLMUsage:
+        """Calls, tokens and cost of the run's model calls (or one node's), leaving out ``exclude_roles``."""
+        if not self._has("llm_calls"):
+            return LLMUsage()
+        where, params = _where_node(run_id, node_id)
+        skip = list(exclude_roles)
+        if skip:
+            where += f" and coalesce(role, '') not in ({', '.join('?' * len(skip))})"
+            params += skip
+        row = self._db.execute("select count(*), coalesce(sum(tokens_in), 0), coalesce(sum(tokens_out), 0), "
+                               f"coalesce(sum(cost), 0) from llm_calls where {where}", params).fetchone()
+        return LLMUsage(calls=row[0], tokens_in=row[1], tokens_out=row[2], cost=row[3])
 
     def add_review(self, run_id: str, node_id: int, review: dict[str, Any]) -> None:
         """Store one node review (a reviewers.models.Review as a dict)."""
         row = {k: review.get(k) for k in ("reviewer", "model", "score", "verdict", "summary")}
         row.update(run_id=run_id, node_id=node_id, created_at=time.time(),
                    issues=json.dumps(review.get("issues", [])), plots=json.dumps(review.get("plots", [])))
-        with self.db.conn:
-            self.db["reviews"].insert(row)
+        with self._db.conn:
+            self._db["reviews"].insert(row)
 
-    def reviews(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
-        """Node reviews, oldest first, with ``issues`` and ``plots`` decoded."""
-        if "reviews" not in self.db.table_names():
+    def reviews(self, run_id: str, node_id: int | None = None) -> list[ReviewRecord]:
+        """Node reviews (of the run, or of one node), oldest first."""
+        if not self._has("reviews"):
             return []
-        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
-        rows = self.db["reviews"].rows_where(where, params, order_by="id")
-        return [{**r, "issues": json.loads(r["issues"] or "[]"), "plots": json.loads(r["plots"] or "[]")} for r in rows]
+        where, params = _where_node(run_id, node_id)
+        rows = self._db["reviews"].rows_where(where, params, order_by="id")
+        return [ReviewRecord.model_validate({**{k: v for k, v in r.items() if v is not None},
+                                             "issues": json.loads(r["issues"] or "[]"),
+                                             "plots": json.loads(r["plots"] or "[]")}) for r in rows]
 
     def add_value(self, run_id: str, node_id: int, stage: str, value: float, explanation: str, model: str) -> None:
         """Store a value agent estimate, so its calibration against outcomes can be measured."""
-        with self.db.conn:
-            self.db["value_estimates"].insert({"run_id": run_id, "node_id": node_id, "stage": stage, "value": value,
+        with self._db.conn:
+            self._db["value_estimates"].insert({"run_id": run_id, "node_id": node_id, "stage": stage, "value": value,
                                                "explanation": explanation, "model": model, "created_at": time.time()})
 
-    def value_estimates(self, run_id: str, node_id: int | None = None) -> list[dict[str, Any]]:
-        if "value_estimates" not in self.db.table_names():
+    def value_estimates(self, run_id: str, node_id: int | None = None) -> list[ValueRecord]:
+        """The value agent's estimates (of the run, or of one node), oldest first."""
+        if not self._has("value_estimates"):
             return []
-        where, params = ("run_id = ?", [run_id]) if node_id is None else ("run_id = ? and node_id = ?", [run_id, node_id])
-        return list(self.db["value_estimates"].rows_where(where, params, order_by="id"))
+        where, params = _where_node(run_id, node_id)
+        return [ValueRecord.model_validate(r) for r in self._db["value_estimates"].rows_where(
+            where, params, order_by="id")]
 
     def save_writeup_review(self, run_id: str, kind: str, payload_json: str) -> None:
         """Keep the review of a run's write-up (kind 'panel' or 'checklist'; payload: WriteupReview JSON)."""
-        with self.db.conn:
-            self.db["writeup_reviews"].insert({"run_id": run_id, "kind": kind, "created_at": time.time(),
+        with self._db.conn:
+            self._db["writeup_reviews"].insert({"run_id": run_id, "kind": kind, "created_at": time.time(),
                                                "payload": payload_json})
 
-    def writeup_reviews(self, run_id: str) -> list[dict[str, Any]]:
+    def writeup_reviews(self, run_id: str) -> list[WriteupReviewRecord]:
         """Reviews of the run's write-up, oldest first."""
-        if "writeup_reviews" not in self.db.table_names():
+        if not self._has("writeup_reviews"):
             return []
-        return list(self.db["writeup_reviews"].rows_where("run_id = ?", [run_id], order_by="id"))
+        return [WriteupReviewRecord.model_validate(r) for r in self._db["writeup_reviews"].rows_where(
+            "run_id = ?", [run_id], order_by="id")]
+
+    # -- checkpoints of the node pipelines ------------------------------------------------------
+
+    def put_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep one checkpoint (committed before this returns)."""
+        # Plain SQL: it runs after every step of every node, and sqlite-utils looks the table up each time.
+        row = checkpoint.model_dump()
+        with self._db.conn:
+            self._db.conn.execute(f"insert or replace into checkpoints ({', '.join(row)}) "
+                                  f"values ({', '.join('?' * len(row))})", list(row.values()))
+
+    def checkpoint(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        """The thread's checkpoint ``checkpoint_id``, or its latest; None when there is none."""
+        found = self.checkpoints(thread_id, checkpoint_ns, checkpoint_id=checkpoint_id, limit=1)
+        return found[0] if found else None
+
+    def checkpoints(self, thread_id: str | None, checkpoint_ns: str | None = None, *, checkpoint_id: str | None = None,
+                    before: str | None = None, limit: int | None = None) -> list[Checkpoint]:
+        """Checkpoints, newest first (ids grow with time): of one thread (all when None), namespace,
+        id, or those older than ``before``."""
+        if not self._has("checkpoints"):
+            return []
+        where, params = ["1"], []
+        for column, op, value in (("thread_id", "=", thread_id), ("checkpoint_ns", "=", checkpoint_ns),
+                                  ("checkpoint_id", "=", checkpoint_id), ("checkpoint_id", "<", before)):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        sql = f"select * from checkpoints where {' and '.join(where)} order by checkpoint_id desc"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        cursor = self._db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [Checkpoint.model_validate(dict(zip(names, r))) for r in cursor]
+
+    def put_checkpoint_writes(self, writes: list[CheckpointWrite], *, replace: bool) -> None:
+        """Keep the writes of a step's task; ``replace`` overwrites those already kept under the same keys."""
+        if not writes:
+            return
+        columns = list(CheckpointWrite.model_fields)
+        with self._db.conn:
+            self._db.conn.executemany(
+                f"insert or {'replace' if replace else 'ignore'} into checkpoint_writes ({', '.join(columns)}) "
+                f"values ({', '.join('?' * len(columns))})", [[getattr(w, c) for c in columns] for w in writes])
+
+    def checkpoint_writes(self, thread_id: str, checkpoint_ns: str, checkpoint_id: str) -> list[CheckpointWrite]:
+        """The writes kept for one checkpoint, in the order LangGraph applies them."""
+        if not self._has("checkpoint_writes"):
+            return []
+        rows = self._db["checkpoint_writes"].rows_where(
+            "thread_id = ? and checkpoint_ns = ? and checkpoint_id = ?", [thread_id, checkpoint_ns, checkpoint_id],
+            order_by="task_path, task_id, idx")
+        return [CheckpointWrite.model_validate(r) for r in rows]
+
+    def checkpoint_threads(self, prefix: str) -> list[str]:
+        """The threads with checkpoints whose id starts with ``prefix``."""
+        if not self._has("checkpoints"):
+            return []
+        rows = self._db.execute("select distinct thread_id from checkpoints where substr(thread_id, 1, ?) = ?",
+                                [len(prefix), prefix])
+        return [t for (t,) in rows]
+
+    def delete_checkpoints(self, thread_ids: Iterable[str]) -> None:
+        """Forget the checkpoints and writes of these threads."""
+        ids = [(t,) for t in thread_ids]
+        if ids:
+            with self._db.conn:
+                self._db.conn.executemany("delete from checkpoints where thread_id = ?", ids)
+                self._db.conn.executemany("delete from checkpoint_writes where thread_id = ?", ids)
 
     # -- the literature cache ----------------------------------------------------------------
 
@@ -438,8 +620,8 @@ class RunStore:
             row = paper.model_dump()
             row["authors"] = json.dumps(row["authors"])
             rows.append(row)
-        with self.db.conn:
-            self.db["papers"].upsert_all(rows, pk="id")
+        with self._db.conn:
+            self._db["papers"].upsert_all(rows, pk="id")
 
     def paper(self, paper_id: str) -> Paper | None:
         """A stored paper, or None."""
@@ -449,12 +631,12 @@ class RunStore:
     def papers(self, paper_ids: Iterable[str]) -> list[Paper]:
         """The stored papers among ``paper_ids``, in that order (unknown ids left out)."""
         ids = list(dict.fromkeys(paper_ids))
-        if not ids or "papers" not in self.db.table_names():
+        if not ids or not self._has("papers"):
             return []
         found: dict[str, Paper] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            rows = self.db.execute(f"select * from papers where id in ({', '.join('?' * len(chunk))})", chunk)
+            rows = self._db.execute(f"select * from papers where id in ({', '.join('?' * len(chunk))})", chunk)
             names = [d[0] for d in rows.description]
             for r in rows:
                 paper = _paper_from_row(dict(zip(names, r)))
@@ -463,9 +645,9 @@ class RunStore:
 
     def cached_query(self, backend: str, query: str, limit: int, max_age: float | None = None) -> list[Paper] | None:
         """The papers ``backend`` returned for ``query`` (None when never asked, or older than ``max_age`` s)."""
-        if "literature_queries" not in self.db.table_names():
+        if not self._has("literature_queries"):
             return None
-        row = self.db.execute("select paper_ids, fetched_at from literature_queries where backend = ? and query = ? "
+        row = self._db.execute("select paper_ids, fetched_at from literature_queries where backend = ? and query = ? "
                               "and lim = ?", [backend, query, limit]).fetchone()
         if row is None or (max_age is not None and time.time() - (row[1] or 0) > max_age):
             return None
@@ -473,8 +655,8 @@ class RunStore:
 
     def save_query(self, backend: str, query: str, limit: int, paper_ids: list[str]) -> None:
         """Remember which papers ``backend`` returned for ``query`` (the papers themselves: save_papers)."""
-        with self.db.conn:
-            self.db["literature_queries"].upsert({"backend": backend, "query": query, "lim": limit,
+        with self._db.conn:
+            self._db["literature_queries"].upsert({"backend": backend, "query": query, "lim": limit,
                                                   "paper_ids": json.dumps(paper_ids), "fetched_at": time.time()},
                                                  pk=("backend", "query", "lim"))
 
@@ -485,8 +667,8 @@ class RunStore:
         rows = [{"run_id": run_id, "paper_id": pid, "purpose": purpose, "note": (notes or {}).get(pid, ""),
                  "created_at": now} for pid in dict.fromkeys(paper_ids)]
         if rows:
-            with self.db.conn:
-                self.db["run_papers"].upsert_all(rows, pk=("run_id", "paper_id", "purpose"))
+            with self._db.conn:
+                self._db["run_papers"].upsert_all(rows, pk=("run_id", "paper_id", "purpose"))
 
     def note_idea_papers(self, idea_title: str, notes: dict[str, str]) -> None:
         """Keep what a novelty check said of each paper it compared the idea titled ``idea_title`` with."""
@@ -494,23 +676,23 @@ class RunStore:
         rows = [{"idea_title": idea_title, "paper_id": pid, "note": note, "created_at": now}
                 for pid, note in notes.items()]
         if rows:
-            with self.db.conn:
-                self.db["idea_papers"].upsert_all(rows, pk=("idea_title", "paper_id"))
+            with self._db.conn:
+                self._db["idea_papers"].upsert_all(rows, pk=("idea_title", "paper_id"))
 
     def run_papers(self, run_id: str) -> list[RunPaper]:
         """The papers a run used: those its idea names (``Idea.papers``, with what the novelty check said of
         them), then those linked to it, each once per purpose, in that order."""
         run = self.get_run(run_id)
         notes: dict[str, str] = {}
-        if run.idea.papers and "idea_papers" in self.db.table_names():
-            notes = {r["paper_id"]: r["note"] or "" for r in self.db["idea_papers"].rows_where(
+        if run.idea.papers and self._has("idea_papers"):
+            notes = {r["paper_id"]: r["note"] or "" for r in self._db["idea_papers"].rows_where(
                 "idea_title = ?", [run.idea.title])}
         out = [RunPaper(run_id=run_id, paper=p, purpose="idea", note=notes.get(p.id, ""), created_at=run.created_at)
                for p in self.papers(run.idea.papers)]
-        if "run_papers" not in self.db.table_names():
+        if not self._has("run_papers"):
             return out
         seen = {("idea", p.paper.id) for p in out}
-        rows = list(self.db["run_papers"].rows_where("run_id = ?", [run_id], order_by="rowid"))
+        rows = list(self._db["run_papers"].rows_where("run_id = ?", [run_id], order_by="rowid"))
         papers = {p.id: p for p in self.papers(r["paper_id"] for r in rows)}
         for r in rows:
             if r["paper_id"] in papers and (r["purpose"], r["paper_id"]) not in seen:
@@ -523,11 +705,11 @@ class RunStore:
 
     def add_event(self, run_id: str, kind: str, message: str = "", node_id: int | None = None) -> None:
         event = Event(run_id=run_id, ts=time.time(), kind=kind, node_id=node_id, message=message)
-        with self.db.conn:
-            self.db["events"].insert(event.model_dump())
+        with self._db.conn:
+            self._db["events"].insert(event.model_dump())
 
     def events(self, run_id: str, *, after_id: int = 0, limit: int = 1000) -> list[tuple[int, Event]]:
-        rows = self.db.execute(
+        rows = self._db.execute(
             "select * from events where run_id = ? and id > ? order by id limit ?", [run_id, after_id, limit]
         )
         names = [d[0] for d in rows.description]
@@ -537,9 +719,19 @@ class RunStore:
             out.append((d.pop("id"), Event.model_validate(d)))
         return out
 
+    def last_event_id(self, run_id: str) -> int:
+        """The id of the run's newest event (0 when it has none)."""
+        return self._db.execute("select coalesce(max(id), 0) from events where run_id = ?", [run_id]).fetchone()[0]
+
+    def recent_events(self, run_id: str, *, up_to_id: int, limit: int) -> list[tuple[int, Event]]:
+        """The run's last ``limit`` events with ids up to ``up_to_id``, oldest first."""
+        ids = [i for (i,) in self._db.execute(
+            "select id from events where run_id = ? and id <= ? order by id desc limit ?", [run_id, up_to_id, limit])]
+        return self.events(run_id, after_id=ids[-1] - 1, limit=len(ids)) if ids else []
+
     def pauses(self, run_id: str) -> list[tuple[float, float]]:
         """Wall-clock gaps between a run's sessions: (its last event before a resume, the resume)."""
-        rows = self.db.execute(
+        rows = self._db.execute(
             "select (select max(p.ts) from events p where p.run_id = e.run_id and p.id < e.id), e.ts "
             "from events e where e.run_id = ? and e.kind = 'run_resumed' order by e.id", [run_id])
         return [(a, b) for a, b in rows if a is not None]
@@ -554,33 +746,41 @@ class RunStore:
         """
         now = time.time()
         ids = list(node_ids)
-        self.db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        self._db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
-            with self.db.conn:
-                self.db.conn.executemany(
+            with self._db.conn:
+                self._db.conn.executemany(
                     "update nodes set status = ?, error = coalesce(error, ?), finished_at = ?, updated_at = ? "
                     "where run_id = ? and id = ? and status in (?, ?)",
                     [(NodeStatus.cancelled.value, reason, now, now, run_id, i, NodeStatus.pending.value,
                       NodeStatus.running.value) for i in ids])
-                self.db.execute("update runs set status = 'stopped', elapsed = ?, finished_at = ? "
+                self._db.execute("update runs set status = 'stopped', elapsed = ?, finished_at = ? "
                                 "where id = ? and status = 'running'", [elapsed, now, run_id])
-                self.db.execute("update runs set pid = null where id = ?", [run_id])
-                self.db["events"].insert(Event(run_id=run_id, ts=now, kind="run_killed", message=reason).model_dump())
+                self._db.execute("update runs set pid = null where id = ?", [run_id])
+                self._db["events"].insert(Event(run_id=run_id, ts=now, kind="run_killed", message=reason).model_dump())
         finally:
-            self.db.execute("PRAGMA busy_timeout = 30000")
+            self._db.execute("PRAGMA busy_timeout = 30000")
 
     def add_command(self, run_id: str, kind: str, node_id: int | None = None) -> int:
         cmd = Command(run_id=run_id, kind=kind, node_id=node_id, created_at=time.time())
-        with self.db.conn:
-            return self.db["commands"].insert(cmd.model_dump(exclude={"id"})).last_pk
+        with self._db.conn:
+            return self._db["commands"].insert(cmd.model_dump(exclude={"id"})).last_pk
+
+    def paused(self, run_id: str) -> bool:
+        """Whether the run's last pause or resume command was a pause."""
+        if not self._has("commands"):
+            return False
+        row = self._db.execute("select kind from commands where run_id = ? and kind in ('pause', 'resume') "
+                               "order by id desc limit 1", [run_id]).fetchone()
+        return bool(row) and row[0] == "pause"
 
     def pending_commands(self, run_id: str) -> list[Command]:
-        rows = self.db["commands"].rows_where("run_id = ? and done_at is null", [run_id], order_by="id")
+        rows = self._db["commands"].rows_where("run_id = ? and done_at is null", [run_id], order_by="id")
         return [Command.model_validate(r) for r in rows]
 
     def mark_command_done(self, command_id: int) -> None:
-        with self.db.conn:
-            self.db["commands"].update(command_id, {"done_at": time.time()})
+        with self._db.conn:
+            self._db["commands"].update(command_id, {"done_at": time.time()})
 
     def discard_pending_commands(self, run_id: str) -> list[Command]:
         """Mark every unapplied command of the run done without applying it, and return them.
@@ -591,10 +791,16 @@ class RunStore:
         stale = self.pending_commands(run_id)
         if stale:
             now = time.time()
-            with self.db.conn:
-                self.db.conn.executemany("update commands set done_at = ? where id = ?",
+            with self._db.conn:
+                self._db.conn.executemany("update commands set done_at = ? where id = ?",
                                          [(now, c.id) for c in stale])
         return stale
+
+
+def _where_node(run_id: str, node_id: int | None) -> tuple[str, list[Any]]:
+    if node_id is None:
+        return "run_id = ?", [run_id]
+    return "run_id = ? and node_id = ?", [run_id, node_id]
 
 
 def _check_ours(conn: sqlite3.Connection, path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from search.policy import Action
+from search.base import Action
 from search.tree import SearchTree
 
 

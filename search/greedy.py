@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from search.policy import Action
+from search.base import Action
 from search.tree import SearchTree
 
 

@@ -46,7 +46,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from search.policy import Action
+from search.base import Action
 from search.tree import SearchTree, TreeNode
 
 _Option = tuple["TreeNode | None", "Action | None"]  # (node to descend into, or the expansion to return)
@@ -57,7 +57,6 @@ class MCTSPolicy:
     """PUCT tree search with progressive widening, virtual loss and debug chains."""
 
     num_drafts: int = 3  # drafts made before the first walk
-    debug_prob: float = 0.5  # unused: PUCT decides when a debug is worth it
     max_debug_depth: int = 3
     c_puct: float = 0.05  # exploration below the root
     c_root: float = 0.4  # exploration among drafts and new drafts

@@ -1,35 +1,13 @@
-"""The interface every search policy implements, and the registry of policies by name."""
+"""The registry of search policies by name (the interface they implement is in search/base.py)."""
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from dataclasses import fields
+from typing import Any
 
-from search.tree import SearchTree
+from search.base import Action, Policy
 
-
-@dataclass(frozen=True, slots=True)
-class Action:
-    """Expand ``parent_id`` (None: a new draft from the root) with ``operator``.
-
-    ``partner_id`` is the second parent of a crossover, which combines two nodes.
-    """
-
-    operator: str
-    parent_id: int | None = None
-    partner_id: int | None = None
-
-
-class Policy(Protocol):
-    """Chooses the next expansion from a tree snapshot; pure apart from ``rng``."""
-
-    name: str
-
-    def select(self, tree: SearchTree, rng: random.Random) -> Action | None:
-        """The next action, or None when nothing is worth expanding now."""
-        ...
-
+__all__ = ["POLICIES", "Action", "Policy", "make_policy", "policy_params"]  # Action, Policy: from search.base
 
 POLICIES = ("adaptive", "mcts", "greedy", "bfts", "drafts")
 
@@ -43,8 +21,8 @@ def policy_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
 def make_policy(name: str, **params: Any) -> Policy:
     """Build the policy called ``name`` with the parameters it understands.
 
-    Every policy takes ``num_drafts``, ``debug_prob`` and ``max_debug_depth``; the others
-    (``c_puct`` and friends for mcts) are ignored by policies that have no use for them.
+    Every policy takes ``num_drafts`` and ``max_debug_depth``; the others (``debug_prob``,
+    ``c_puct`` and friends for mcts) are ignored by policies that have no use for them.
     """
     if name == "greedy":
         from search.greedy import GreedyPolicy

@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from search.policy import Action, Policy
+from search.base import Action, Policy
 from search.tree import SearchTree, TreeNode
 
 

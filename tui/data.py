@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from runs.models import Event, Run
+from runs.models import Event, NodeLine, Run
 from runs.store import RunStore
 from tui.curve import BestCurve
 
@@ -21,9 +21,6 @@ from tui.curve import BestCurve
 # again on the next poll: a writer may stamp a time a moment before it commits.
 _OVERLAP_SECONDS = 2.0
 _FINISHED = frozenset({"good", "buggy", "flagged", "failed", "cancelled"})
-_BASE_COLUMNS = ("id", "parent_id", "operator", "status", "metric", "pruned", "value",
-                 "created_at", "started_at", "finished_at")
-_OPTIONAL_COLUMNS = ("visits", "q", "updated_at")  # used once the store gains them
 
 
 @dataclass(slots=True)
@@ -97,9 +94,6 @@ class RunWatcher:
         self._watermark = 0.0
         self._pruned_count = 0
         self._data_version: int | None = None
-        columns = set(store.db["nodes"].columns_dict)
-        self._columns = _BASE_COLUMNS + tuple(c for c in _OPTIONAL_COLUMNS if c in columns)
-        self._has_updated_at = "updated_at" in columns
         self._load()
 
     # -- reading ------------------------------------------------------------------------------
@@ -109,7 +103,7 @@ class RunWatcher:
         return self.run.idea.metric.direction == "maximize"
 
     def better(self, a: float, b: float) -> bool:
-        return a > b if self.maximize else a < b
+        return self.run.idea.metric.better(a, b)
 
     def path_to(self, node_id: int | None) -> list[int]:
         """Ids from a root down to ``node_id``; empty for None or an unknown node."""
@@ -137,22 +131,12 @@ class RunWatcher:
 
     # -- loading and polling ------------------------------------------------------------------
 
-    def _select(self, where: str, params: list) -> list[TreeRow]:
-        sql = f"select {', '.join(self._columns)} from nodes where run_id = ? {where} order by id"
-        cursor = self.store.db.execute(sql, [self.run_id, *params])
-        return [self._row(r) for r in cursor]
-
-    def _row(self, r: tuple) -> TreeRow:
-        d = dict(zip(self._columns, r))
-        stamp = d.get("updated_at") or max(d["created_at"] or 0.0, d["started_at"] or 0.0, d["finished_at"] or 0.0)
-        return TreeRow(
-            id=d["id"], parent_id=d["parent_id"], operator=d["operator"], status=d["status"], metric=d["metric"],
-            pruned=bool(d["pruned"]), value=d["value"], visits=d.get("visits"), q=d.get("q"),
-            finished_at=d["finished_at"], stamp=stamp,
-        )
+    def _select(self, *, changed_since: float | None = None, pruned: bool | None = None) -> list[TreeRow]:
+        return [_tree_row(line) for line in self.store.node_lines(self.run_id, changed_since=changed_since,
+                                                                  pruned=pruned)]
 
     def _load(self) -> None:
-        rows = self._select("", [])
+        rows = self._select()
         for row in rows:
             self._insert(row)
         self._recompute_best()
@@ -161,18 +145,12 @@ class RunWatcher:
         self._pruned_count = sum(1 for r in rows if r.pruned)
         self._watermark = max((r.stamp for r in rows), default=0.0)
         self.paused = self._read_paused()
-        self._data_version = self._read_data_version()
-        row = self.store.db.execute("select max(id) from events where run_id = ?", [self.run_id]).fetchone()
-        self.last_event_id = row[0] or 0
+        self._data_version = self.store.data_version()
+        self.last_event_id = self.store.last_event_id(self.run_id)
 
     def backlog(self, limit: int = 200) -> list[tuple[int, Event]]:
         """The last ``limit`` events up to the load: the log opens on these, not on the whole history."""
-        ids = [i for (i,) in self.store.db.execute(
-            "select id from events where run_id = ? and id <= ? order by id desc limit ?",
-            [self.run_id, self.last_event_id, limit])]
-        if not ids:
-            return []
-        return self.store.events(self.run_id, after_id=ids[-1] - 1, limit=len(ids))
+        return self.store.recent_events(self.run_id, up_to_id=self.last_event_id, limit=limit)
 
     def poll(self) -> Changes:
         """Bring the model up to date with the store and say what moved."""
@@ -183,7 +161,7 @@ class RunWatcher:
         # The write-up is a file written after the run's last database write: look for it first.
         if not self.report_exists and self.report_path.exists():
             self.report_exists = changes.report_appeared = True
-        version = self._read_data_version()
+        version = self.store.data_version()
         if version == self._data_version and not full:
             return changes
         self._data_version = version
@@ -197,19 +175,13 @@ class RunWatcher:
         if paused != self.paused:
             self.paused, changes.run_changed = paused, True
 
-        if full:
-            fresh = self._select("", [])
-        elif self._has_updated_at:
-            fresh = self._select("and updated_at > ?", [self._watermark - _OVERLAP_SECONDS])
-        else:
-            since = self._watermark - _OVERLAP_SECONDS
-            fresh = self._select("and (created_at > ? or started_at > ? or finished_at > ?)", [since] * 3)
+        fresh = self._select() if full else self._select(changed_since=self._watermark - _OVERLAP_SECONDS)
         fresh_ids = {r.id for r in fresh}
-        pruned_count = self._count("and pruned = 1")
+        pruned_count = self.store.count_pruned(self.run_id)
         if pruned_count != self._pruned_count and not full:
             # Pruning rewrites the flag without a new timestamp; fetch the flagged rows we have not seen flagged.
             known = {i for i, r in self.rows.items() if r.pruned}
-            fresh += [r for r in self._select("and pruned = 1", []) if r.id not in known and r.id not in fresh_ids]
+            fresh += [r for r in self._select(pruned=True) if r.id not in known and r.id not in fresh_ids]
         self._pruned_count = pruned_count
 
         for row in fresh:
@@ -225,9 +197,8 @@ class RunWatcher:
                 continue
             self._curve_update(old, row)
         # Nodes are deleted only rarely (a selection the agent had nothing for): the count says when.
-        if full or self._count("") != len(self.rows):
-            present = {r.id for r in fresh} if full else {i for (i,) in self.store.db.execute(
-                "select id from nodes where run_id = ?", [self.run_id])}
+        if full or sum(self.store.count_nodes(self.run_id).values()) != len(self.rows):
+            present = {r.id for r in fresh} if full else self.store.node_ids(self.run_id)
             for node_id in sorted(set(self.rows) - present, reverse=True):
                 self._curve_update(self.rows[node_id], None)
                 if self.rows[node_id].parent_id is not None:
@@ -248,20 +219,8 @@ class RunWatcher:
 
     # -- bookkeeping --------------------------------------------------------------------------
 
-    def _count(self, where: str) -> int:
-        return self.store.db.execute(f"select count(*) from nodes where run_id = ? {where}", [self.run_id]).fetchone()[0]
-
-    def _read_data_version(self) -> int:
-        return self.store.db.execute("pragma data_version").fetchone()[0]
-
     def _read_paused(self) -> bool:
-        if "commands" not in self.store.db.table_names():
-            return False
-        row = self.store.db.execute(
-            "select kind from commands where run_id = ? and kind in ('pause', 'resume') order by id desc limit 1",
-            [self.run_id],
-        ).fetchone()
-        return bool(row) and row[0] == "pause"
+        return self.store.paused(self.run_id)
 
     def _insert(self, row: TreeRow) -> None:
         self.rows[row.id] = row
@@ -314,6 +273,13 @@ class RunWatcher:
     def best_curve(self) -> list[float]:
         """Best metric so far, one point per good node, in finish order."""
         return self.curve.values
+
+
+def _tree_row(line: NodeLine) -> TreeRow:
+    stamp = line.updated_at or max(line.created_at or 0.0, line.started_at or 0.0, line.finished_at or 0.0)
+    return TreeRow(id=line.id, parent_id=line.parent_id, operator=line.operator, status=line.status,
+                   metric=line.metric, pruned=line.pruned, value=line.value, visits=line.visits, q=line.q,
+                   finished_at=line.finished_at, stamp=stamp)
 
 
 def _finish_order(row: TreeRow) -> tuple[float, int]:

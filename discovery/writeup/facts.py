@@ -128,9 +128,7 @@ class Facts:
 
 def ranked(run: Run, nodes: list[Node]) -> list[Node]:
     """Valid nodes, best first; among equal metrics the older node first, as the search picks its best."""
-    good = [n for n in nodes if n.status == NodeStatus.good and n.metric is not None and not n.pruned]
-    sign = -1.0 if run.idea.metric.direction == "maximize" else 1.0
-    return sorted(good, key=lambda n: (sign * n.metric, n.id))  # type: ignore[operator]
+    return run.idea.metric.rank(nodes)
 
 
 class SearchClock:
@@ -212,7 +210,7 @@ def collect(store: RunStore, run_id: str) -> Facts:
             reasons[(n.error or n.status.value).strip().splitlines()[0][:120] if (n.error or "").strip()
                     else n.status.value] += 1
     fixed, total = bugs_fixed(nodes)
-    clock = SearchClock(run, store.pauses(run_id) if hasattr(store, "pauses") else [])
+    clock = SearchClock(run, store.pauses(run_id))
     facts = Facts(
         run=run, nodes=nodes, by_id=by_id, ranked=order, best=best, first_draft=first, path=path,
         counts=dict(counts), operators=dict(operators), depths=dict(depths), repeats=repeats, holdout=holdout,
@@ -239,7 +237,7 @@ def _papers(store: RunStore, run: Run) -> tuple[list[Paper], dict[str, str]]:
     """The stored papers the run used: those the idea names first, then the closest of those linked to it."""
     from agents.literature.rank import closest
 
-    links = store.run_papers(run.id) if hasattr(store, "run_papers") else []
+    links = store.run_papers(run.id)
     notes = {link.paper.id: link.note for link in links if link.note}
     ideas = [link.paper for link in links if link.purpose == "idea"]
     others = {link.paper.id: link.paper for link in links if link.paper.id not in {p.id for p in ideas}}
@@ -251,20 +249,15 @@ def _papers(store: RunStore, run: Run) -> tuple[list[Paper], dict[str, str]]:
 
 def _evaluations(store: RunStore, run_id: str, wanted: set[int], by_id: dict[int, Node],
                  ) -> tuple[dict[int, Repeats], dict[int, float]]:
-    # The evaluations table (seed re-runs, held-out scores) is newer than some stores: optional.
-    if "evaluations" not in store.db.table_names():
-        return {}, {}
     seeds: dict[int, list[float]] = defaultdict(list)
     holdout: dict[int, float] = {}
-    rows = store.db.execute("select node_id, kind, seed, status, metric from evaluations where run_id = ? "
-                            "order by node_id, kind, seed", [run_id])
-    for node_id, kind, _seed, status, metric in rows:
-        if node_id not in wanted or metric is None or status != NodeStatus.good.value:
+    for e in store.evaluations(run_id):
+        if e.node_id not in wanted or e.metric is None or e.status != NodeStatus.good:
             continue
-        if kind == "seed":
-            seeds[node_id].append(float(metric))
-        elif kind == "holdout":
-            holdout[node_id] = float(metric)
+        if e.kind == "seed":
+            seeds[e.node_id].append(float(e.metric))
+        elif e.kind == "holdout":
+            holdout[e.node_id] = float(e.metric)
     repeats = {}
     for node_id, values in seeds.items():
         own = by_id[node_id].metric if node_id in by_id else None
@@ -275,20 +268,12 @@ def _evaluations(store: RunStore, run_id: str, wanted: set[int], by_id: dict[int
 
 
 def _node_reviews(store: RunStore, run_id: str) -> dict[int, list[dict[str, Any]]]:
-    # Node reviews live in a table another part adds; read it when it is there.
-    if "reviews" not in store.db.table_names():
-        return {}
-    cols = store.db["reviews"].columns_dict
-    if "node_id" not in cols or "run_id" not in cols:
-        return {}
-    if hasattr(store, "reviews"):
-        rows = [r for r in store.reviews(run_id) if r.get("node_id") is not None]  # JSON columns decoded
-    else:
-        rows = list(store.db["reviews"].rows_where("run_id = ? and node_id is not null", [run_id]))
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        review = {k: v for k, v in row.items() if k not in ("run_id", "node_id", "id") and v not in (None, [], "")}
-        out[int(row["node_id"])].append(review)
+    for row in store.reviews(run_id):
+        if row.node_id is None:
+            continue
+        review = row.model_dump(exclude={"run_id", "node_id", "id"})
+        out[row.node_id].append({k: v for k, v in review.items() if v not in (None, [], "")})
     return dict(out)
 
 
@@ -298,23 +283,8 @@ WRITEUP_ROLES = ("writeup", "writeup_rewrite", "writeup_review", "meta_review")
 def _llm_usage(store: RunStore, run_id: str) -> dict[str, float]:
     """Calls, tokens and cost of the search's own model calls (the report's calls left out, so that
     writing the report does not change the facts it is written from)."""
-    if "llm_calls" not in store.db.table_names():
-        return {}
-    cols = store.db["llm_calls"].columns_dict
-    if "run_id" not in cols:
-        return {}
-    wanted = [c for c in ("tokens_in", "tokens_out", "cost") if c in cols]
-    sums = ", ".join(["count(*)", *(f"sum({c})" for c in wanted)])
-    where, params = "run_id = ?", [run_id]
-    if "role" in cols:
-        where += f" and coalesce(role, '') not in ({', '.join('?' * len(WRITEUP_ROLES))})"
-        params += list(WRITEUP_ROLES)
-    row = store.db.execute(f"select {sums} from llm_calls where {where}", params).fetchone()
-    if not row[0]:
-        return {}
-    usage = {"calls": float(row[0] or 0)}
-    usage.update({c: float(v or 0) for c, v in zip(wanted, row[1:])})
-    return usage
+    usage = store.llm_usage(run_id, exclude_roles=WRITEUP_ROLES)
+    return {k: float(v) for k, v in usage.model_dump().items()} if usage.calls else {}
 
 
 # -- the numbers the text may use ------------------------------------------------------------

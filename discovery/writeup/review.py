@@ -45,25 +45,22 @@ def text_hash(text: str) -> str:
 
 
 def save(review: WriteupReview, report_dir: Path, store: Any | None = None) -> Path:
-    """Write review.json; also into the store when it has ``save_writeup_review`` (a writable RunStore)."""
+    """Write review.json; also into ``store`` when given (a writable RunStore)."""
     path = report_dir / REVIEW_FILE
     payload = review.model_dump_json(indent=1)
     path.write_text(payload, encoding="utf-8")
-    if store is not None and hasattr(store, "save_writeup_review"):
+    if store is not None:
         store.save_writeup_review(review.run_id, review.kind, payload)
     return path
 
 
 def load(report_dir: Path, store: Any | None = None, run_id: str | None = None) -> WriteupReview | None:
     """The latest stored review of the run (store first, then review.json); None when there is none."""
-    if store is not None and run_id is not None and hasattr(store, "writeup_reviews"):
-        try:
-            rows = list(store.writeup_reviews(run_id))
-        except Exception:  # noqa: BLE001 - an older store without the table: fall back to the file
-            rows = []
+    if store is not None and run_id is not None:
+        rows = store.writeup_reviews(run_id)
         if rows:
             try:
-                return WriteupReview.model_validate_json(_get(rows[-1], "payload") or "{}")
+                return WriteupReview.model_validate_json(rows[-1].payload or "{}")
             except ValidationError:
                 pass
     path = report_dir / REVIEW_FILE
@@ -74,9 +71,6 @@ def load(report_dir: Path, store: Any | None = None, run_id: str | None = None) 
     except (ValidationError, ValueError):
         return None
 
-
-def _get(row: Any, key: str) -> Any:
-    return row.get(key) if isinstance(row, dict) else getattr(row, key, None)
 
 
 def new_review(run_id: str, report_text: str, checklist: Checklist, panel: PanelResult | None = None,

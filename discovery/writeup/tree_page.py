@@ -95,28 +95,24 @@ def _details(f: Facts, store: RunStore, plots: dict[int, list[str]]) -> Iterator
     """The per-node details, one JSON text per chunk in node order, read from the store row by row."""
     current: dict[str, Any] = {}
     position = {n.id: i for i, n in enumerate(f.nodes)}
-    rows = store.db.execute(
-        "select id, plan, code, stdout_tail, stderr_tail, params, metrics, error, exec_seconds, attempts, "
-        "timed_out, exit_code, depth, value from nodes where run_id = ? order by id", [f.run.id])
     chunk_of = 0
-    for (node_id, plan, code, out, err, params, metrics, error, secs, attempts, timed_out, exit_code, depth,
-         value) in rows:
+    for node in store.iter_nodes(f.run.id):
+        node_id = node.id
         if node_id not in position:
             continue
         k = position[node_id] // CHUNK
         while k != chunk_of:
             yield json.dumps(current, separators=(",", ":"), default=str)
             current, chunk_of = {}, chunk_of + 1
-        item: dict[str, Any] = {"plan": plan or "", "code": code or ""}
-        for key, text in (("out", out), ("err", err)):
+        item: dict[str, Any] = {"plan": node.plan or "", "code": node.code or ""}
+        for key, text in (("out", node.stdout_tail), ("err", node.stderr_tail)):
             if text:
                 item[key] = text[-TAIL:]
-        for key, blob in (("params", params), ("metrics", metrics)):
-            value_ = json.loads(blob) if blob else {}
+        for key, value_ in (("params", node.params), ("metrics", node.metrics)):
             if value_:
                 item[key] = value_
-        extra = {"error": error, "secs": secs, "attempts": attempts, "exit": exit_code, "depth": depth,
-                 "value": value, "timed_out": bool(timed_out) or None}
+        extra = {"error": node.error, "secs": node.exec_seconds, "attempts": node.attempts, "exit": node.exit_code,
+                 "depth": node.depth, "value": node.value, "timed_out": node.timed_out or None}
         item.update({k2: v for k2, v in extra.items() if v is not None})
         if node_id in f.node_reviews:
             item["reviews"] = f.node_reviews[node_id]

@@ -143,8 +143,8 @@ async def test_check_passes_and_probes_once_per_model(llm: ScriptedLLM) -> None:
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"model": "gpt-9"}, "--model gpt-9: unknown model; name it as provider/model"),
-    ({"models": {"review": "nonsense-xyz"}}, "--review-model nonsense-xyz: unknown model"),
+    ({"model": "gpt-9"}, "^model gpt-9: unknown model; name it as provider/model"),
+    ({"models": {"review": "nonsense-xyz"}}, "^review_model nonsense-xyz: unknown model"),
     ({"api_key_env": "DISCOVER_TEST_NO_SUCH_KEY"}, "the key variable DISCOVER_TEST_NO_SUCH_KEY is not set"),
 ])
 async def test_check_rejects_bad_configs_without_a_request(llm: ScriptedLLM, overrides: dict, message: str) -> None:
@@ -159,11 +159,39 @@ async def test_check_missing_provider_key(monkeypatch: pytest.MonkeyPatch) -> No
         await acheck_model(LLMConfig(model="anthropic/claude-sonnet-4-5"))
 
 
+def test_quick_check_refuses_a_missing_key_without_litellm() -> None:
+    from agents.llm import quick_check
+
+    with pytest.raises(ModelCheckError, match="^model anthropic/claude-sonnet-4-5: missing key, set ANTHROPIC_API_KEY"):
+        quick_check(LLMConfig(model="anthropic/claude-sonnet-4-5"), env={})
+    with pytest.raises(ModelCheckError, match="^review_model openai/r: missing key, set OPENAI_API_KEY"):
+        quick_check(LLMConfig(model="anthropic/a", models={"review": "openai/r"}), env={"ANTHROPIC_API_KEY": "k"})
+    with pytest.raises(ModelCheckError, match="the key variable MY_KEY is not set"):
+        quick_check(LLMConfig(model="openai/x", api_key_env="MY_KEY"), env={"OPENAI_API_KEY": "k"})
+    quick_check(LLMConfig(model="openai/x", api_base="http://127.0.0.1:9/v1"), env={})  # a local server: no key
+    quick_check(LLMConfig(model="ollama/llama3"), env={})  # not sure which key: left to the full check
+
+
+async def test_a_started_check_holds_every_call_and_fails_them_with_its_error(llm: ScriptedLLM) -> None:
+    llm.script(Reply(status=401))  # the probe is refused
+    client = LLMClient(fast_config(llm))
+    check = client.start_check()
+    with pytest.raises(ModelCheckError, match="authentication failed"):
+        await client.complete([{"role": "user", "content": "hi"}], role="code", purpose="draft")
+    assert check.done() and len(llm.requests) == 1  # the call itself was never sent
+    llm.script("OK", "the answer")
+    client = LLMClient(fast_config(llm))
+    client.start_check()
+    reply = await client.complete([{"role": "user", "content": "hi"}], role="code", purpose="draft")
+    assert reply.text == "the answer" and [r.messages[-1]["content"] for r in llm.requests[1:]] == [
+        "Reply with the word OK.", "hi"]
+
+
 async def test_check_auth_error_and_unknown_model_on_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
     with ScriptedLLM(api_key="secret") as server:
         monkeypatch.setenv("DISCOVER_TEST_KEY", "wrong")
         config = fast_config(server, api_key_env="DISCOVER_TEST_KEY")
-        with pytest.raises(ModelCheckError, match=r"--model openai/scripted at http://127\.0\.0\.1:\d+/v1: "
+        with pytest.raises(ModelCheckError, match=r"^model openai/scripted at http://127\.0\.0\.1:\d+/v1: "
                                                   r"authentication failed \(check the key\)$"):
             await acheck_model(config)
         assert len(server.requests) == 1  # auth errors are not retried
@@ -177,8 +205,19 @@ async def test_check_auth_error_and_unknown_model_on_the_server(monkeypatch: pyt
 
 async def test_check_unreachable_server() -> None:
     config = LLMConfig(model="openai/x", api_base="http://127.0.0.1:9/v1", timeout=2, max_retries=0)
-    with pytest.raises(ModelCheckError, match="--model openai/x at http://127.0.0.1:9/v1: .*Connection error"):
+    with pytest.raises(ModelCheckError, match="^model openai/x at http://127.0.0.1:9/v1: .*Connection error"):
         await acheck_model(config)
+
+
+def test_a_run_config_holds_the_one_copy_of_the_model_settings() -> None:
+    from agents.llm import run_llm, with_llm
+    from runs.models import RunConfig
+
+    llm = LLMConfig(model="openai/m", api_base="http://h/v1", models={"review": "openai/r"}, timeout=30)
+    config = with_llm(RunConfig(budget=3), llm)
+    assert run_llm(config) == llm and config.budget == 3
+    assert run_llm(RunConfig.model_validate_json(config.model_dump_json())) == llm  # as the store keeps it
+    assert run_llm(with_llm(config, None)) is None and run_llm(RunConfig()) is None
 
 
 def test_resolve_merges_file_env_and_flags() -> None:
@@ -188,7 +227,7 @@ def test_resolve_merges_file_env_and_flags() -> None:
     assert (cfg.model, cfg.api_base, cfg.timeout, cfg.model_for("review"), cfg.model_for("value")) == \
         ("openai/e", "http://h/v1", 30, "openai/r", "openai/e")
     assert LLMConfig.resolve({"model": "openai/flag"}, env={"DISCOVER_MODEL": "openai/e"}).model == "openai/flag"
-    with pytest.raises(ModelCheckError, match="--review-model: a role model needs a default --model too"):
+    with pytest.raises(ModelCheckError, match="^review_model: a role model needs a default model too"):
         LLMConfig.resolve({"review_model": "openai/r"}, env={})
     with pytest.raises(ModelCheckError, match="llm config timeout: Input should be greater than 0"):
         LLMConfig.resolve({"model": "openai/m", "timeout": 0}, env={})

@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from agents.llm import LLMCall, LLMClient, node_scope
+from agents.llm import LLMCall, LLMClient, node_scope, with_llm
 from agents.llm_agent import LLMAgent
 from agents.value import estimate_value
-from discovery.api import create_run, with_model
+from discovery.api import create_run
 from discovery.engine import Engine
 from discovery.graph import run_loop
 from discovery.idea import load_idea
@@ -70,14 +70,6 @@ class Scientist:
         return Reply(status=500)
 
 
-class ScopedEngine(Engine):
-    """The engine with its expansions tagged by node id, as the orchestrator wiring will do."""
-
-    async def expand(self, node_id: int) -> bool:
-        with node_scope(node_id):
-            return await super().expand(node_id)
-
-
 @pytest.mark.slow
 async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
     calls: list[LLMCall] = []
@@ -85,11 +77,11 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         config = fast_config(server, model="openai/gpt-4o-mini")  # a priced model: cost is counted
         client = LLMClient(config, calls.append)
         store = RunStore(tmp_path / "runs")
-        run_config = with_model(RunConfig(budget=6, workers=2, debug_prob=1.0), config)
+        run_config = with_llm(RunConfig(budget=6, workers=2, debug_prob=1.0), config)
         run = create_run(store, load_idea(EXAMPLES / "mlp_spirals" / "idea.md"), run_config)
         workspace = LocalWorkspace()
-        engine = ScopedEngine(store=store, run=run, policy=make_policy("greedy", num_drafts=3, debug_prob=1.0),
-                              agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
+        engine = Engine(store=store, run=run, policy=make_policy("greedy", num_drafts=3, debug_prob=1.0),
+                        agent=LLMAgent(config, client=client), workspace=workspace, progress=SilentProgress())
         try:
             await run_loop(engine)
         finally:
@@ -128,7 +120,7 @@ async def test_llm_agent_drives_the_engine(tmp_path) -> None:  # noqa: ANN001
         assert client.total_cost == pytest.approx(sum(c.cost for c in calls))
         # The rest went to the write-up at the end, which stores its own calls.
         report_calls = store.llm_calls(run.id)
-        assert report_calls and all(c["node_id"] is None for c in report_calls)
+        assert report_calls and all(c.node_id is None for c in report_calls)
         assert len(server.requests) == len(calls) + len(report_calls)
 
         # The reviewer and the value agent judge the best node from the store.

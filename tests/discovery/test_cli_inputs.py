@@ -50,6 +50,15 @@ def test_an_idea_the_offline_agent_cannot_search_is_refused_before_anything_is_s
     assert not runs.exists()
 
 
+def test_a_bad_model_setting_is_named_by_its_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCOVER_MODEL", raising=False)
+    idea = idea_file(tmp_path / "idea", GOOD)
+    code, _, err = cli(capsys, "--runs-dir", tmp_path / "runs", "run", idea, "--review-model", "openai/r")
+    assert code == 2 and err == "discover: error: --review-model: a role model needs a default model too\n"
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_run_without_a_valid_metric_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     idea = idea_file(tmp_path / "idea", GOOD, baseline=CRASHES)
     code, _, err = cli(capsys, "run", idea, "--budget", "2", "--quiet", "--runs-dir", tmp_path / "runs")

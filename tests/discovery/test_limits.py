@@ -71,17 +71,17 @@ def test_max_cost_is_a_hard_cap_on_every_call(tmp_path: Path) -> None:
     calls = store.llm_calls(run_id)
     # The moment the ledger reached the cap: no call may start after it.
     spent, crossed = 0.0, None
-    for c in sorted(calls, key=lambda c: c["started_at"] + c["latency"]):
-        spent += c["cost"]
+    for c in sorted(calls, key=lambda c: c.started_at + c.latency):
+        spent += c.cost
         if spent >= cap:
-            crossed = c["started_at"] + c["latency"]
+            crossed = c.started_at + c.latency
             break
     assert crossed is not None and run.cost >= cap
-    late = [(c["role"], c["node_id"]) for c in calls if c["started_at"] > crossed + 0.01]
+    late = [(c.role, c.node_id) for c in calls if c.started_at > crossed + 0.01]
     assert late == [], f"calls started after the cost limit was reached: {late}"
-    in_flight = [c for c in calls if c["started_at"] + c["latency"] > crossed]
+    in_flight = [c for c in calls if c.started_at + c.latency > crossed]
     assert run.cost <= cap + 0.0157 * (1 + len(in_flight))  # the call that crossed it, and those under way
-    assert not {c["role"] for c in calls} & {"writeup", "writeup_rewrite", "writeup_review", "meta_review"}
+    assert not {c.role for c in calls} & {"writeup", "writeup_rewrite", "writeup_review", "meta_review"}
     report = (store.run_dir(run_id) / "report" / "report.md").read_text()
     assert "cost limit ($0.2) was reached" in report and "## Review panel" not in report
     # The run stopped on cost, and the final selection (no model needed) still ran.

@@ -54,15 +54,15 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     nodes = {n.id: n for n in store.nodes(run_id)}
     assert run.status == "finished" and run.agent == "llm:openai/gpt-4o-mini" and len(nodes) == 6
     calls = store.llm_calls(run_id)
-    roles = {c["role"] for c in calls}
+    roles = {c.role for c in calls}
     assert {"draft", "debug", "improve", "review", "value_before", "value_after"} <= roles
-    node_calls = [c for c in calls if c["node_id"] is not None]
-    report_calls = [c for c in calls if c["node_id"] is None]  # the write-up and its review panel
+    node_calls = [c for c in calls if c.node_id is not None]
+    report_calls = [c for c in calls if c.node_id is None]  # the write-up and its review panel
     # A node dropped because the model only repeated experiments that already ran keeps its calls.
     dropped = {int(m.group(1)) for _, e in store.events(run_id)
                if e.kind == "exhausted" and (m := re.match(r"node (\d+) dropped", e.message))}
-    assert all(c["node_id"] in nodes or c["node_id"] in dropped for c in node_calls) and report_calls
-    assert run.cost == pytest.approx(sum(c["cost"] for c in calls)) and run.cost > 0
+    assert all(c.node_id in nodes or c.node_id in dropped for c in node_calls) and report_calls
+    assert run.cost == pytest.approx(sum(c.cost for c in calls)) and run.cost > 0
     flagged = [n for n in nodes.values() if n.status == NodeStatus.flagged]
     assert flagged and all(n.params.get("LR") == 1.0 for n in flagged)
     assert all("Leakage" in (n.error or "") for n in flagged)
@@ -71,22 +71,35 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     good = [n for n in nodes.values() if n.status == NodeStatus.good]
     for n in good:
         reviews = store.reviews(run_id, n.id)
-        assert reviews and reviews[0]["verdict"] == "valid"
-        stages = [v["stage"] for v in store.value_estimates(run_id, n.id)]
+        assert reviews and reviews[0].verdict == "valid"
+        stages = [v.stage for v in store.value_estimates(run_id, n.id)]
         assert stages == ["before", "after"] and n.value == 0.7
         assert n.metric_source == "file"
     shown = discover("show", "--node", str(flagged[0].id), cwd=tmp_path)
     assert "invalid" in shown.stdout and "validation rows reused" in shown.stdout and "llm calls" in shown.stdout
 
 
-def test_a_model_that_refuses_stops_before_any_node(tmp_path: Path) -> None:
+def test_a_model_that_refuses_stops_the_run_and_leaves_nothing(tmp_path: Path) -> None:
     with ScriptedLLM(api_key="right-key", handler=lambda req: Reply("OK")) as server:
         done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/scripted",
                         "--api-base", server.api_base, cwd=tmp_path)
     assert done.returncode == 2
-    assert "authentication failed" in done.stderr and done.stderr.count("discover: error:") == 1
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "runs" / "discover.db").exists()
+    assert f"discover: error: --model openai/scripted at {server.api_base}: authentication failed" in done.stderr
+    assert done.stderr.count("discover: error:") == 1 and "Traceback" not in done.stderr
+    # The model was checked while the baseline started: the run is gone, as if refused before it was stored.
+    runs = tmp_path / "runs"
+    assert RunStore(runs, readonly=True).list_runs() == []
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith("discover.db")) == []
+
+
+def test_a_missing_key_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV.items() if k != "ANTHROPIC_API_KEY"}
+    done = subprocess.run([sys.executable, "-m", "discovery.cli", "run", str(EXAMPLES / "mlp_spirals" / "idea.md"),
+                           "--model", "anthropic/claude-sonnet-4-5"], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 2 and done.stderr.endswith(
+        "discover: error: --model anthropic/claude-sonnet-4-5: missing key, set ANTHROPIC_API_KEY\n")
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow

@@ -9,10 +9,10 @@ import threading
 
 import pytest
 
-from agents.llm import LLMClient
+from agents.llm import LLMClient, with_llm
 from agents.llm_agent import LLMAgent
 from agents.offline import OfflineAgent
-from discovery.api import create_run, with_model
+from discovery.api import create_run
 from discovery.engine import Engine
 from discovery.graph import run_loop
 from discovery.idea import load_idea
@@ -105,7 +105,7 @@ async def test_a_model_reaches_every_operator_and_reads_lessons_from_the_whole_t
         config = fast_config(server)
         idea = load_idea(EXAMPLES / "mlp_spirals" / "idea.md")
         store = RunStore(tmp_path / "runs")
-        run = create_run(store, idea, with_model(RunConfig(budget=16, workers=2, seed=1), config))
+        run = create_run(store, idea, with_llm(RunConfig(budget=16, workers=2, seed=1), config))
         policy = AdaptivePolicy(num_drafts=2, debug_prob=0.0, stall=1, explore=1.0)
         nodes = await search(store, run, LLMAgent(config, client=LLMClient(config)), policy)
     ops = {n.operator for n in nodes}

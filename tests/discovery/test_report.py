@@ -190,14 +190,14 @@ def rich_run(root: Path) -> str:
         node(7, None, "draft", "failed", error="expansion failed: the model wrote no code"),
         node(8, 4, "tune", "good", 0.84, depth=3, pruned=True),
     ])
-    store.db["evaluations"].insert_all([
+    store._db["evaluations"].insert_all([
         {"run_id": "rich", "node_id": 4, "kind": "seed", "seed": 1, "status": "good", "metric": 0.83},
         {"run_id": "rich", "node_id": 4, "kind": "seed", "seed": 2, "status": "good", "metric": 0.86},
         {"run_id": "rich", "node_id": 4, "kind": "holdout", "seed": 0, "status": "good", "metric": 0.81},
     ], alter=True)
-    store.db["reviews"].insert({"run_id": "rich", "node_id": 5, "reviewer": "node", "verdict": "invalid",
+    store._db["reviews"].insert({"run_id": "rich", "node_id": 5, "reviewer": "node", "verdict": "invalid",
                                 "summary": "accuracy measured on the training split"}, alter=True)
-    store.db.conn.commit()
+    store._db.conn.commit()
     store.close()
     save_png(root / "rich" / "nodes" / "00004" / "fit.png", "fit of node 4")
     return "rich"
@@ -308,12 +308,10 @@ def test_report_with_scripted_model(finished_run: tuple[Path, str], tmp_path: Pa
     review = reviews.load(out)
     assert review is not None and review.kind == "panel" and review.panel.scores["overall"].mean == 6.0
     store = RunStore(root, readonly=True)
-    if hasattr(store, "save_writeup_review"):  # kept in the store too, once it has the table
-        assert reviews.load(tmp_path / "nowhere", store, run_id).kind == "panel"
-    if hasattr(store, "llm_calls"):  # the report's own calls are recorded with the run's
-        roles = [c["role"] for c in store.llm_calls(run_id)]
-        assert roles.count("writeup") == 1 and roles.count("writeup_rewrite") == 1
-        assert roles.count("writeup_review") == 3 and roles.count("meta_review") == 1
+    assert reviews.load(tmp_path / "nowhere", store, run_id).kind == "panel"  # kept in the store too
+    roles = [c.role for c in store.llm_calls(run_id)]  # the report's own calls are recorded with the run's
+    assert roles.count("writeup") == 1 and roles.count("writeup_rewrite") == 1
+    assert roles.count("writeup_review") == 3 and roles.count("meta_review") == 1
     store.close()
     assert in_browser(browser, out / "report.html", PNG_CHECK, tmp_path)["broken"] == []
 

@@ -74,9 +74,9 @@ def test_pauses_between_sessions_are_not_search_time(tmp_path: Path) -> None:
     # Session 1: 1000-1010 (10 s); stopped; resumed at 2000; session 2 ran to 2005: elapsed 15 s.
     store, run_id = make_run(tmp_path / "runs", "maximize", {1: 0.2, 2: 0.9}, elapsed=15.0, finished=2005.0,
                              node_finished={1: 1004.0, 2: 2003.0})
-    store.db["events"].insert_all([{"run_id": run_id, "ts": 1010.0, "kind": "run_finished", "message": ""},
+    store._db["events"].insert_all([{"run_id": run_id, "ts": 1010.0, "kind": "run_finished", "message": ""},
                                    {"run_id": run_id, "ts": 2000.0, "kind": "run_resumed", "message": ""}])
-    store.db.conn.commit()
+    store._db.conn.commit()
     facts, _ = report_text(store, run_id)
     store.close()
     assert [round(p[1], 6) for p in facts.best_curve] == [4.0, 13.0]

@@ -149,7 +149,7 @@ def check_invariants(store: RunStore, run_id: str, budget: int, kills: int) -> N
     name = run.idea.metric.name
     for n in good:  # every completed node's record matches what its process wrote
         assert json.loads((store.node_dir(run_id, n.id) / "metrics.json").read_text())[name] == n.metric
-    interrupted = store.db.execute("select count(*) from attempts where run_id = ?", [run_id]).fetchone()[0]
+    interrupted = len(store.attempts(run_id))
     assert interrupted >= 1
     assert (store.run_dir(run_id) / "report" / "report.md").exists()
     kinds = [e.kind for _, e in store.events(run_id)]
@@ -168,13 +168,20 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_sigkill_during_llm_calls_then_resume(tmp_path: Path) -> None:
+    from tests.agents.test_llm_e2e import variant
     from tests.discovery.test_llm_run import Reviewing
     from tests.llm_server import Reply, ScriptedLLM
 
     class Slow(Reviewing):
-        """Every reply takes 0.4 s, so most kills land while a model call is in flight."""
+        """Every reply takes 0.4 s, so most kills land while a model call is in flight; each
+        improvement is a new one, so the search reaches its budget."""
 
         def __call__(self, req):  # noqa: ANN001, ANN204
+            if "Task: propose ONE focused change" in req.text():
+                with self.lock:
+                    self.improves += 1
+                    code = variant(0.3, 64, 600 + 10 * self.improves)
+                return Reply(f"Train a little longer.\n```python\n{code}```", delay=0.4)
             reply = super().__call__(req)
             return Reply(reply.content, status=reply.status, delay=0.4) if reply.status == 200 else reply
 
@@ -188,8 +195,144 @@ def test_sigkill_during_llm_calls_then_resume(tmp_path: Path) -> None:
     check_invariants(store, run_id, 8, kills)
     # The model calls of every session are in the ledger, and the cost adds them all up.
     calls = store.llm_calls(run_id)
-    assert {"draft", "value_before"} <= {c["role"] for c in calls}
-    assert store.get_run(run_id).cost == pytest.approx(sum(c["cost"] for c in calls))
+    assert {"draft", "value_before"} <= {c.role for c in calls}
+    assert store.get_run(run_id).cost == pytest.approx(sum(c.cost for c in calls))
+
+
+# -- a kill in the middle of a node: it goes on from its last finished step ---------------------------
+
+COUNTED = ("import json, os, time\nX = 1\nPAUSE = {pause}\n"
+           "open('executions.log', 'a').write(f'{{os.getpid()}}\\n')  # one line per execution of this node\n"
+           "time.sleep(PAUSE)\njson.dump({{'score': X}}, open('metrics.json', 'w'))\n")
+
+
+class Counting:
+    """A model that answers at once: a new variant for every code ask, a valid review, a value.
+    With ``hold_review`` its first review does not answer until ``release`` is set."""
+
+    def __init__(self, *, hold_review: bool = False) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.variants = 0
+        self.reviews = 0
+        self.hold_review = hold_review
+        self.held, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, req):  # noqa: ANN001, ANN204 - tests.llm_server.Request -> Reply
+        from tests.llm_server import Reply
+
+        text = req.text()
+        if "Reply with the word OK." in text:
+            return Reply("OK")
+        if '"verdict"' in text:
+            with self.lock:
+                self.reviews += 1
+                first = self.reviews == 1
+            if first and self.hold_review:
+                self.held.set()
+                self.release.wait(120)
+                return Reply(status=400)  # nobody is waiting for it any more
+            return Reply('{"score": 7, "verdict": "valid", "issues": [], "summary": "Sound."}')
+        if '"value"' in text:
+            return Reply('{"value": 0.6, "explanation": "plain"}')
+        if "Task:" in text:
+            with self.lock:
+                self.variants += 1
+                code = COUNTED.format(pause=0).replace("X = 1", f"X = {self.variants + 1}")
+            return Reply(f"Raise X.\n```python\n{code}```")
+        return Reply(status=400)  # the write-up: templates
+
+
+def counted_idea(tmp_path: Path, pause: float) -> Path:
+    (tmp_path / "baseline.py").write_text(COUNTED.format(pause=pause))
+    idea = tmp_path / "idea.md"
+    idea.write_text("---\ntitle: Counted\nmetric: score\nbaseline: baseline.py\ntime_limit: 60\n---\n# Counted\n")
+    return idea
+
+
+def kill_then_resume(tmp_path: Path, model: Counting, idea: Path, when: object) -> tuple[RunStore, str, list]:
+    """``discover run`` (with ``model``, the value agent, one worker), SIGKILLed once ``when(db)`` is
+    true, then ``discover resume`` to the end; the store, the run id and the requests the model got."""
+    from tests.llm_server import ScriptedLLM
+
+    runs = tmp_path / "runs"
+    with ScriptedLLM(handler=model) as server:
+        first = subprocess.Popen(
+            [sys.executable, "-m", "discovery.cli", "run", str(idea), "--model", "openai/gpt-4o-mini", "--api-base",
+             server.api_base, "--budget", "3", "--workers", "1", "--value-agent", "--quiet"],
+            cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not when(runs / "discover.db"):
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        model.release.set()
+        store = RunStore(runs, readonly=True)
+        run_id = store.resolve_run(None)
+        store.close()
+        done = subprocess.run([sys.executable, "-m", "discovery.cli", "resume", run_id, "--quiet"], cwd=tmp_path,
+                              env=ENV, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        requests = list(server.requests)
+    return RunStore(runs, readonly=True), run_id, requests
+
+
+def executions(store: RunStore, run_id: str, node_id: int) -> int:
+    return len((store.node_dir(run_id, node_id) / "executions.log").read_text().splitlines())
+
+
+def paid_twice(calls: list) -> list:  # noqa: ANN001 - runs.models.LLMCallRecord
+    """Answered model calls asked again: the same prompt for the same node."""
+    from collections import Counter
+
+    seen = Counter((c.node_id, c.role, c.prompt_hash) for c in calls if c.error is None and c.node_id is not None)
+    return [key for key, n in seen.items() if n > 1]
+
+
+def _query(db: Path, sql: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            return conn.execute(sql).fetchone()[0]
+    except sqlite3.Error:  # not created yet, or busy
+        return 0
+
+
+@pytest.mark.slow
+def test_a_node_killed_in_its_review_goes_on_without_running_or_asking_again(tmp_path: Path) -> None:
+    model = Counting(hold_review=True)
+    # Node 1 (the baseline) has run and asked for its value; the kill lands during its review.
+    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path, 0.0),
+                                               lambda db: model.held.is_set())
+    nodes = store.nodes(run_id)
+    assert store.get_run(run_id).status == "finished" and [n.status for n in nodes] == [NodeStatus.good] * 3
+    assert [executions(store, run_id, n.id) for n in nodes] == [1, 1, 1]  # no program ran twice
+    assert nodes[0].attempts == 1 and store.attempts(run_id) == []  # its execution was not lost
+    calls = store.llm_calls(run_id)
+    assert paid_twice(calls) == []
+    first = [c.role for c in calls if c.node_id == 1]
+    assert sorted(first) == ["review", "value_after", "value_before"]  # each once, none repeated
+    # What the model was asked: the calls kept, the model checks (each session's), and the review the kill cut off.
+    assert len(requests) == len(calls) + 3
+    assert sum('"verdict"' in r.text() for r in requests) == 3 + 1
+
+
+@pytest.mark.slow
+def test_a_node_killed_while_it_runs_keeps_its_value_estimate(tmp_path: Path) -> None:
+    model = Counting()
+    # Node 1 (the baseline, 2 s) is running, and its value estimate, asked alongside, is kept.
+    kept = "select count(*) from checkpoint_writes where channel = 'value'"
+    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path, 2.0),
+                                               lambda db: _query(db, kept) > 0)
+    nodes = store.nodes(run_id)
+    assert store.get_run(run_id).status == "finished" and [n.status for n in nodes] == [NodeStatus.good] * 3
+    assert executions(store, run_id, 1) == 2  # the execution the kill cut short ran again...
+    assert [a.status for a in store.attempts(run_id)] == ["interrupted"] and nodes[0].attempts == 2
+    calls = store.llm_calls(run_id)
+    assert paid_twice(calls) == []
+    assert [c.role for c in calls if c.node_id == 1].count("value_before") == 1  # ...its estimate did not
+    assert len(requests) == len(calls) + 2  # and nothing else was asked twice (+2: each session's model check)
 
 
 def test_second_resume_is_refused_while_running(tmp_path: Path) -> None:
@@ -216,7 +359,7 @@ def source_run(finished_run: tuple[Path, str], tmp_path: Path) -> tuple[RunStore
 
 def test_fork_scopes_and_lineage(source_run: tuple[RunStore, str]) -> None:
     store, run_id = source_run
-    before = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    before = store._db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
     nodes = {n.id: n for n in store.nodes(run_id)}
     leaf = max(nodes.values(), key=lambda n: n.depth)
     path = []
@@ -241,7 +384,7 @@ def test_fork_scopes_and_lineage(source_run: tuple[RunStore, str]) -> None:
     # A fork of a fork works, and the parent run is untouched by all of it.
     fork2 = fork_run(store, fork_path, leaf.id, "path", budget=2)
     assert store.get_run(fork2).parent_run_id == fork_path
-    after = store.db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
+    after = store._db.execute("select * from nodes where run_id = ? order by id", [run_id]).fetchall()
     assert before == after
     with pytest.raises(StoreError, match="no node 999"):
         fork_run(store, run_id, 999)

@@ -30,7 +30,7 @@ def test_run_and_node_round_trip(runs_dir: Path) -> None:
     assert light.code is None and light.metric == 0.5 and light.params == node.params
     assert store.get_run("r1").idea.baseline == "X = 1\n"
     assert store.count_nodes("r1") == {"good": 1}
-    assert store.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
 def test_resolve_run(runs_dir: Path) -> None:
@@ -79,7 +79,7 @@ def test_reader_sees_committed_rows_while_writer_holds_connection(runs_dir: Path
     store.save_nodes(Node(run_id="r1", id=i, status=NodeStatus.running) for i in range(1, 101))
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("select count(*) from nodes").fetchone()[0] == 100
-    assert store.next_node_id("r1") == 101
+    assert store.create_node(Node(run_id="r1", id=0)).id == 101
 
 
 def test_an_older_store_gains_the_new_columns(runs_dir: Path) -> None:
@@ -90,10 +90,27 @@ def test_an_older_store_gains_the_new_columns(runs_dir: Path) -> None:
     conn.commit()
     conn.close()
     store = RunStore(runs_dir)
-    columns = store.db["nodes"].columns_dict
+    columns = store._db["nodes"].columns_dict
     assert {"updated_at", "visits", "q", "metric_source", "code"} <= set(columns)
-    assert store.db.execute("select status from nodes").fetchone() == ("good",)  # nothing stored is lost
-    assert "llm_calls" in store.db.table_names()
+    assert store._db.execute("select status from nodes").fetchone() == ("good",)  # nothing stored is lost
+    assert "llm_calls" in store._db.table_names()
+
+
+def test_a_config_stored_with_model_and_api_base_loads_as_llm(runs_dir: Path) -> None:
+    import json
+
+    store = RunStore(runs_dir)
+    store.create_run(make_run())
+    store.create_run(make_run("r2"))
+    old = {**RunConfig(budget=5).model_dump(exclude={"llm"}), "model": "openai/x", "api_base": "http://h/v1"}
+    both = {**old, "llm": {"model": "openai/y", "timeout": 30}}  # the full settings win over the old copies
+    offline = {**old, "model": None, "api_base": None, "llm": None}
+    for run_id, config in (("r1", old), ("r2", both)):
+        store._db.execute("update runs set config = ? where id = ?", [json.dumps(config), run_id])
+    store._db.conn.commit()
+    assert store.get_run("r1").config.llm == {"model": "openai/x", "api_base": "http://h/v1"}
+    assert store.get_run("r2").config.llm == {"model": "openai/y", "timeout": 30}
+    assert RunConfig.model_validate(offline).llm is None and "model" not in RunConfig.model_fields
 
 
 def test_subtree_stats_are_written_for_the_tui(runs_dir: Path) -> None:
@@ -101,7 +118,7 @@ def test_subtree_stats_are_written_for_the_tui(runs_dir: Path) -> None:
     store.create_run(make_run())
     store.save_nodes([Node(run_id="r1", id=1), Node(run_id="r1", id=2, parent_id=1)])
     store.set_subtree_stats("r1", [(1, 2, 0.9), (2, 1, 0.9)])
-    rows = store.db.execute("select id, visits, q from nodes order by id").fetchall()
+    rows = store._db.execute("select id, visits, q from nodes order by id").fetchall()
     assert rows == [(1, 2, 0.9), (2, 1, 0.9)]
     assert store.get_node("r1", 1).id == 1  # the bookkeeping columns do not leak into Node
 
@@ -114,7 +131,7 @@ def test_node_ids_only_grow_even_past_dropped_nodes(runs_dir: Path) -> None:
     store.delete_node("r1", 2)  # selected, then the agent had nothing for it
     store.close()
     store = RunStore(runs_dir)  # a new session knows the mark
-    assert store.next_node_id("r1") == 3 and store.create_node(Node(run_id="r1", id=0)).id == 3
+    assert store.create_node(Node(run_id="r1", id=0)).id == 3
     assert [n.id for n in store.nodes("r1")] == [1, 3]
 
 
@@ -123,8 +140,8 @@ def test_an_older_store_without_the_mark_skips_ids_its_model_calls_used(runs_dir
     store.create_run(make_run())
     store.save_node(Node(run_id="r1", id=1))
     store.add_llm_call("r1", {"node_id": 4, "role": "draft", "cost": 0.0})  # node 4 was dropped
-    store.db.execute("update runs set last_node_id = null")
-    store.db.conn.commit()
+    store._db.execute("update runs set last_node_id = null")
+    store._db.conn.commit()
     assert store.create_node(Node(run_id="r1", id=0, parent_id=1)).id == 5
 
 

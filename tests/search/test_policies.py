@@ -46,7 +46,9 @@ def test_registry_builds_each_policy_with_the_params_it_knows():
     for name in POLICIES:
         policy = make_policy(name, num_drafts=5, debug_prob=0.25, max_debug_depth=2, c_puct=0.7)
         assert policy.name == name
-        assert (policy.num_drafts, policy.debug_prob, policy.max_debug_depth) == (5, 0.25, 2)
+        assert (policy.num_drafts, policy.max_debug_depth) == (5, 2)
+        # PUCT decides when a debug is worth it: mcts has no debug probability.
+        assert getattr(policy, "debug_prob", None) == (None if name == "mcts" else 0.25)
     assert make_policy("mcts", c_puct=0.7).c_puct == 0.7
     assert make_policy("mcts", c_puct=None).c_puct == MCTSPolicy().c_puct, "None means: the default"
     assert not hasattr(make_policy("greedy", c_puct=0.7), "c_puct")

@@ -80,8 +80,8 @@ def write_demo(root: Path, *, status: str = "running") -> tuple[Path, str]:
         depth = 0 if parent is None else next(n.depth for n in nodes if n.id == parent) + 1
         nodes.append(node.model_copy(update={"depth": depth}))
     store.save_nodes(nodes)
-    with store.db.conn:
-        store.db["events"].insert_all([
+    with store._db.conn:
+        store._db["events"].insert_all([
             {"run_id": RUN_ID, "ts": T0 + i, "kind": kind, "node_id": node_id, "message": message}
             for i, (kind, node_id, message) in enumerate([
                 ("run_started", None, "greedy policy, offline agent, 2 workers"),
@@ -162,7 +162,7 @@ def command_rows(root: Path, run_id: str) -> list[tuple[str, int | None]]:
     """(kind, node_id) of every command written for the run, oldest first."""
     store = RunStore(root, readonly=True)
     try:
-        return [(k, n) for k, n in store.db.execute(
+        return [(k, n) for k, n in store._db.execute(
             "select kind, node_id from commands where run_id = ? order by id", [run_id])]
     finally:
         store.close()

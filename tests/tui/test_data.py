@@ -58,8 +58,8 @@ def test_poll_finds_new_finished_pruned_and_removed_nodes(demo_store):
     assert watcher.best_id == 4  # the pruned best gives way
 
     # The orchestrator deletes a selection the agent had nothing for.
-    writer.db.execute("delete from nodes where run_id = ? and id = 9", [RUN_ID])
-    writer.db.conn.commit()
+    writer._db.execute("delete from nodes where run_id = ? and id = 9", [RUN_ID])
+    writer._db.conn.commit()
     changes = watcher.poll()
     assert changes.removed == [9] and changes.removed_parents == {4}
     assert 9 not in watcher.rows and 9 not in watcher.children[4]

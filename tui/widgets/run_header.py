@@ -53,7 +53,7 @@ def header_text(w: RunWatcher) -> Text:
     for label, value in (
         ("nodes", f"{w.finished}/{cfg.budget}"), ("workers", f"{w.in_flight}/{cfg.workers}"),
         ("time", f"{duration_text(run.elapsed)}{time_limit}"), ("cost", f"${run.cost:.2f}{cost_limit}"),
-        ("policy", cfg.policy), ("model", cfg.model or run.agent),
+        ("policy", cfg.policy), ("model", (cfg.llm or {}).get("model") or run.agent),
     ):
         text.append(f"  {label} ", style="dim")
         text.append(value)
