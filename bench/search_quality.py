@@ -155,11 +155,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--save", help="write every run's curve to this JSON file")
+    parser.add_argument("--load", nargs="+", metavar="FILE",
+                        help="print the tables of runs saved with --save (several files: one table), run nothing")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.workers, args.budgets = 5, "1", "20,30,50"
     budgets = [int(b) for b in args.budgets.split(",")]
     policies = args.policies.split(",")
+    if args.load:
+        saved = [r for f in args.load for r in json.loads(Path(f).read_text())]
+        report(saved, budgets, policies)
+        return
     families = args.families.split(",") if args.families else list(EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES)
     allowed = EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES
     for f in families:

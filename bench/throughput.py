@@ -163,7 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.3, help="seconds the scripted agent takes per node")
     parser.add_argument("--nodes-per-worker", type=int, default=16)
-    parser.add_argument("--policy", default="mcts")
+    parser.add_argument("--policy", default="adaptive")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--skip-engine", action="store_true")
