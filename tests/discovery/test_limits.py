@@ -5,6 +5,7 @@ to the scripted model server."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -159,7 +160,12 @@ def test_time_bounds_a_run_whose_model_writes_slowly(tmp_path: Path) -> None:
     assert report.stat().st_mtime - began <= 20 + 0.5, report.stat().st_mtime - began
     assert exited - began <= 20 + 3.0, exited - began
     assert store.get_run(run_id).status == "finished"
-    assert "--time limit left too little time for the model" in report.read_text()
+    # Whether the search left the model too little time to start, or it started and the deadline cut
+    # it off depends on how fast this machine ran the search; either way the model's late text is absent.
+    text = report.read_text()
+    assert ("--time limit left too little time for the model" in text
+            or "had not written the text when the run's --time limit came" in text), text[:2000]
+    assert not re.search(r"\blate\b", text)
     store.close()
 
 
