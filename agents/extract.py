@@ -120,6 +120,13 @@ class Asker(Protocol):
                        **kw: Any) -> Any: ...
 
 
+async def _ready(client: Any) -> None:
+    """Wait for the client's background model check, when it has one (agents.llm.LLMClient.ready)."""
+    ready = getattr(client, "ready", None)
+    if ready is not None:
+        await ready()
+
+
 async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: str,
                    attempts: int = 2, nothing_left_ok: bool = False) -> tuple[str, str]:
     """(reply, code): ask for a script, re-asking with the reason when a reply has none.
@@ -170,6 +177,7 @@ async def ask_json(client: Asker, messages: list[dict[str, Any]], model: type[M]
     """A reply parsed into ``model``, re-asking with the validation error; BadJSON after ``attempts``."""
     convo = list(messages)
     problem = "no attempt"
+    await _ready(client)
     if response_format is None and getattr(client, "supports_schema", lambda _r: False)(role):
         # The provider can enforce the schema itself; the parsing below still checks the reply.
         response_format = json_schema_format(model)

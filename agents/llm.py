@@ -271,6 +271,16 @@ class LLMClient:
                 log.exception("after loading litellm")
         await acheck_model(self.config)
 
+    async def ready(self) -> None:
+        """Wait for the background check (ModelCheckError when the model cannot be used).
+
+        Call it before the synchronous helpers below (``supports_schema``...) on the event loop:
+        they import litellm, and while the check's thread holds that import a direct call would
+        block the loop, and every running node with it, for seconds.
+        """
+        if self._ready is not None:
+            await asyncio.shield(self._ready)
+
     async def complete(self, messages: list[dict[str, Any]], *, role: Role, purpose: str,
                        max_tokens: int | None = None, response_format: dict[str, Any] | None = None) -> Completion:
         """The reply to ``messages`` from ``role``'s model, retrying transient failures.
@@ -279,8 +289,7 @@ class LLMClient:
         auth, unknown model, context too long), and CostLimitReached instead of sending a
         request once the ledger has reached its cap. Every attempt is reported to ``on_call``.
         """
-        if self._ready is not None:
-            await asyncio.shield(self._ready)  # the model checked (ModelCheckError when it cannot be used)
+        await self.ready()
         litellm = _litellm()
         cfg = self.config
         model = cfg.model_for(role)

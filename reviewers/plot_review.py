@@ -28,7 +28,10 @@ def find_plots(folder: Path, artifacts: list[str] | None = None) -> list[Path]:
 
 async def review_plots(client, idea: Idea, node: Node, plots: list[Path]) -> Review | None:  # noqa: ANN001
     """A review of ``plots``; None when there are none or the review model cannot see images."""
-    if not plots or not client.supports_vision("review"):
+    if not plots:
+        return None
+    await client.ready()  # supports_vision imports litellm: not on the loop while the check loads it
+    if not client.supports_vision("review"):
         return None
     text = prompts.messages(
         prompts.SYSTEM_JUDGE, prompts.idea_text(idea), f"Node {node.id}. Plan: {node.plan}",

@@ -10,6 +10,8 @@ it uses only the standard library.
   left, then exits with the node's own status (a node killed by signal N: the launcher
   kills itself with N, so the caller sees -N). It takes those signals synchronously
   (blocked, then ``sigwaitinfo``), so no signal can cut its clean-up short.
+- If the orchestrator dies (even by SIGKILL), the launcher gets SIGUSR1 (``PR_SET_PDEATHSIG``)
+  and kills the node at once: a node never runs on unwatched.
 - ``--fsize BYTES``: RLIMIT_FSIZE for the node (no file grows past the disk quota), and no
   core files.
 - ``--no-network``: a network namespace of its own with only loopback, when the kernel lets
@@ -27,6 +29,7 @@ import signal
 import sys
 import time
 
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -192,6 +195,7 @@ def main(argv: list[str]) -> None:
             sys.stderr.write(f"launcher: unknown option {flag}\n")
             os._exit(125)
     command = argv[1:]
+    parent = os.getppid()
     libc = _libc()
     subreaper = make_subreaper(libc)
     network = None
@@ -211,6 +215,11 @@ def main(argv: list[str]) -> None:
     if fsize is not None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
     signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    # The orchestrator killed outright (SIGKILL, OOM) cannot stop its nodes: its death stops them
+    # here instead, at once. Set after the namespaces, whose credential change would clear it.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGUSR1, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(125)  # it died before the signal was armed
     child = os.fork()
     if child == 0:
         try:

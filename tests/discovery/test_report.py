@@ -18,7 +18,7 @@ from discovery.writeup.facts import collect
 from discovery.writeup.latex import find_engine
 from discovery.writeup.tree_page import write_tree_page
 from reviewers.grounding import check_text
-from runs.models import Idea, MetricSpec, Node, NodeStatus, Run, RunConfig
+from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, Run, RunConfig
 from runs.store import RunStore
 from tests.llm_server import Reply, Request, ScriptedLLM, fast_config, llm, scripted_server  # noqa: F401 - fixtures
 
@@ -190,11 +190,9 @@ def rich_run(root: Path) -> str:
         node(7, None, "draft", "failed", error="expansion failed: the model wrote no code"),
         node(8, 4, "tune", "good", 0.84, depth=3, pruned=True),
     ])
-    store._db["evaluations"].insert_all([
-        {"run_id": "rich", "node_id": 4, "kind": "seed", "seed": 1, "status": "good", "metric": 0.83},
-        {"run_id": "rich", "node_id": 4, "kind": "seed", "seed": 2, "status": "good", "metric": 0.86},
-        {"run_id": "rich", "node_id": 4, "kind": "holdout", "seed": 0, "status": "good", "metric": 0.81},
-    ], alter=True)
+    for kind, seed, metric in [("seed", 1, 0.83), ("seed", 2, 0.86), ("holdout", 0, 0.81)]:
+        store.save_evaluation(Evaluation(run_id="rich", node_id=4, kind=kind, seed=seed, status=NodeStatus.good,
+                                         metric=metric))
     store._db["reviews"].insert({"run_id": "rich", "node_id": 5, "reviewer": "node", "verdict": "invalid",
                                 "summary": "accuracy measured on the training split"}, alter=True)
     store._db.conn.commit()

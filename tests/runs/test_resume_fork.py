@@ -201,9 +201,12 @@ def test_sigkill_during_llm_calls_then_resume(tmp_path: Path) -> None:
 
 # -- a kill in the middle of a node: it goes on from its last finished step ---------------------------
 
-COUNTED = ("import json, os, time\nX = 1\nPAUSE = {pause}\n"
+COUNTED = ("import json, os, time\nX = 1\nHOLD = {hold!r}\n"
            "open('executions.log', 'a').write(f'{{os.getpid()}}\\n')  # one line per execution of this node\n"
-           "time.sleep(PAUSE)\njson.dump({{'score': X}}, open('metrics.json', 'w'))\n")
+           "t0 = time.time()\n"
+           "while HOLD and os.path.exists(HOLD) and time.time() - t0 < 60:  # held while the test says so\n"
+           "    time.sleep(0.2)\n"
+           "json.dump({{'score': X}}, open('metrics.json', 'w'))\n")
 
 
 class Counting:
@@ -239,13 +242,14 @@ class Counting:
         if "Task:" in text:
             with self.lock:
                 self.variants += 1
-                code = COUNTED.format(pause=0).replace("X = 1", f"X = {self.variants + 1}")
+                code = COUNTED.format(hold="").replace("X = 1", f"X = {self.variants + 1}")
             return Reply(f"Raise X.\n```python\n{code}```")
         return Reply(status=400)  # the write-up: templates
 
 
-def counted_idea(tmp_path: Path, pause: float) -> Path:
-    (tmp_path / "baseline.py").write_text(COUNTED.format(pause=pause))
+def counted_idea(tmp_path: Path, hold: Path | None = None) -> Path:
+    """The idea whose baseline counts its executions; it runs while ``hold`` exists (at most 60 s)."""
+    (tmp_path / "baseline.py").write_text(COUNTED.format(hold=str(hold) if hold else ""))
     idea = tmp_path / "idea.md"
     idea.write_text("---\ntitle: Counted\nmetric: score\nbaseline: baseline.py\ntime_limit: 60\n---\n# Counted\n")
     return idea
@@ -303,7 +307,7 @@ def _query(db: Path, sql: str) -> int:
 def test_a_node_killed_in_its_review_goes_on_without_running_or_asking_again(tmp_path: Path) -> None:
     model = Counting(hold_review=True)
     # Node 1 (the baseline) has run and asked for its value; the kill lands during its review.
-    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path, 0.0),
+    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path),
                                                lambda db: model.held.is_set())
     nodes = store.nodes(run_id)
     assert store.get_run(run_id).status == "finished" and [n.status for n in nodes] == [NodeStatus.good] * 3
@@ -323,8 +327,17 @@ def test_a_node_killed_while_it_runs_keeps_its_value_estimate(tmp_path: Path) ->
     model = Counting()
     # Node 1 (the baseline, 2 s) is running, and its value estimate, asked alongside, is kept.
     kept = "select count(*) from checkpoint_writes where channel = 'value'"
-    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path, 2.0),
-                                               lambda db: _query(db, kept) > 0)
+    hold = tmp_path / "hold"
+    hold.touch()
+
+    def running_and_kept(db: Path) -> bool:
+        # The estimate waits for the model check (litellm loading): the program is held until then.
+        if any(db.parent.glob("*/nodes/00001/executions.log")) and _query(db, kept) > 0:
+            hold.unlink()  # the kill follows at once; the execution after the resume is not held
+            return True
+        return False
+
+    store, run_id, requests = kill_then_resume(tmp_path, model, counted_idea(tmp_path, hold), running_and_kept)
     nodes = store.nodes(run_id)
     assert store.get_run(run_id).status == "finished" and [n.status for n in nodes] == [NodeStatus.good] * 3
     assert executions(store, run_id, 1) == 2  # the execution the kill cut short ran again...

@@ -175,3 +175,38 @@ async def test_no_network_unless_the_idea_asks(tmp_path: Path, host_server: int)
     opened = await ws.execute(request(tmp_path, CONNECT, node_id=2, network=True, extra_env=env))
     assert "reached the host" in opened.stdout, opened.stderr
     assert "no network (a network namespace)" in ws.isolation()
+
+
+ORCHESTRATOR = """
+import asyncio, sys
+from pathlib import Path
+from workspace.base import ExecRequest
+from workspace.local import LocalWorkspace
+
+code = "import os, time\\nopen('pid.txt', 'w').write(str(os.getpid()))\\ntime.sleep(5)\\nopen('done', 'w').write('ran on')\\n"
+asyncio.run(LocalWorkspace().execute(ExecRequest(run_id="r", node_id=1, workdir=Path(sys.argv[1]), code=code,
+                                                 time_limit=30)))
+"""
+
+
+def test_a_node_dies_with_an_orchestrator_killed_outright(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    node = tmp_path / "node1"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    orchestrator = subprocess.Popen([sys.executable, "-c", ORCHESTRATOR, str(node)], env=env)
+    deadline = time.monotonic() + 30
+    while not (node / "pid.txt").exists() or not (node / "pid.txt").read_text():
+        assert orchestrator.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    pid = int((node / "pid.txt").read_text())
+    orchestrator.send_signal(signal.SIGKILL)  # no clean-up code of ours runs
+    orchestrator.wait()
+    deadline = time.monotonic() + 3
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the node ran on after its orchestrator was killed"
+    time.sleep(5.5)
+    assert not (node / "done").exists()
