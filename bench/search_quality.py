@@ -51,7 +51,7 @@ def _job(args: tuple) -> dict:
     from agent_bench import run_discover
 
     out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where)
-    return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value,
+    return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value, "budget": budget,
             "curve": out.curve, "seconds": out.seconds, "operators": out.operators, "pairs": out.value_pairs,
             "calls": out.calls, "duplicates": out.duplicates}
 
@@ -61,7 +61,8 @@ def _aide_job(args: tuple) -> dict:
     from agent_bench import run_aide
 
     out = run_aide(family, seed, budget)
-    return {"family": family, "seed": seed, "policy": "aide", "workers": 1, "value": False, "curve": out.curve,
+    return {"family": family, "seed": seed, "policy": "aide", "workers": 1, "value": False, "budget": budget,
+            "curve": out.curve,
             "seconds": out.seconds, "operators": out.operators, "pairs": [], "calls": out.calls, "duplicates": 0}
 
 
@@ -114,9 +115,12 @@ def report(results: list[dict], budgets: list[int], policies: list[str]) -> None
                 labels.append("aide")
             by: dict[str, dict[int, list[float]]] = {}
             for label in labels:
-                runs = {r["seed"]: r["curve"] for r in rows if r["policy"] == label and not r["value"]}
+                picked = [r for r in rows if r["policy"] == label and not r["value"]]
+                runs = {r["seed"]: r["curve"] for r in picked}
                 by[label] = runs
-                print(f"{label:<24}" + "".join(f"{_cell([_at(c, b) for c in runs.values()]):>15}" for b in budgets))
+                # A run given fewer steps than a column (AIDE with --aide-budget) has no value there.
+                print(f"{label:<24}" + "".join(
+                    f"{_cell([_at(r['curve'], b) for r in picked if r.get('budget', b) >= b]):>15}" for b in budgets))
             on = {r["seed"]: r["curve"] for r in rows if r["policy"] == PRIOR and r["value"]}
             if on:
                 by["value"] = on
@@ -125,11 +129,14 @@ def report(results: list[dict], budgets: list[int], policies: list[str]) -> None
             for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
                 if mine in by and other in by:
                     common = sorted(set(by[mine]) & set(by[other]))
-                    diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common] for b in budgets]
+                    top = {label: {r["seed"]: r.get("budget", 10**9) for r in rows if r["policy"] == label}
+                           for label in (mine, other) if label != "value"}
+                    diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common
+                              if all(t.get(s, 10**9) >= b for t in top.values())] for b in budgets]
                     label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
                     print(f"{label:<24}" + "".join(
-                        f"{(statistics.fmean(d) if d else 0):>+9.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
-                        for d in diffs))
+                        (f"{statistics.fmean(d):>+9.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
+                         if d else f"{'-':>15}") for d in diffs))
             pairs = [p for r in rows if r["value"] for p in r["pairs"]]
             rho = spearman([(a, b) for a, b in pairs])
             if rho is not None:
@@ -161,7 +168,7 @@ def main() -> None:
     if args.quick:
         args.seeds, args.workers, args.budgets = 5, "1", "20,30,50"
     budgets = [int(b) for b in args.budgets.split(",")]
-    policies = args.policies.split(",")
+    policies = [p for p in args.policies.split(",") if p]  # none: only AIDE (--aide)
     if args.load:
         saved = [r for f in args.load for r in json.loads(Path(f).read_text())]
         report(saved, budgets, policies)
