@@ -26,6 +26,7 @@ class OfflineAgent:
     """Draft, improve, debug, cross over and ablate by editing the baseline's named constants."""
 
     name = "offline"
+    needs_model = False  # the engine may expand with it before the model library is loaded
 
     async def propose(self, ctx: ExpansionContext) -> Proposal:
         if not ctx.idea.baseline:

@@ -52,6 +52,8 @@ class NodeWork:
     value: float | None = None  # the value agent's latest estimate
     cut: bool = False  # never expanded because the run hit a limit: cancelled, not failed
     resumed: bool = False  # requeued by a resume: its pipeline may go on from a checkpoint
+    early: dict[str, Any] | None = None  # its expand step's answer, given before the graph was loaded
+    early_run: asyncio.Task[dict[str, Any]] | None = None  # its execution, started before the graph was loaded
 
     def load(self, state: dict[str, Any]) -> None:
         """Take what a pipeline's state (discovery.graph.NodeState) holds that this copy lacks."""
@@ -104,6 +106,7 @@ class Engine:
     remembered: set[int] = field(default_factory=set)  # finished nodes already in ``memory``
     baseline_node: int | None = None  # the node that runs the idea's baseline as written
     graph: Any = None  # the node pipeline (discovery.graph), compiled with the store's checkpointer
+    graph_loading: asyncio.Task[Any] | None = None  # LangGraph imported and the graph built, in a thread
     # Starts the model's check in the background (agents.llm.LLMClient.start_check), called once the
     # first nodes are launched: the baseline runs while the model library loads.
     start_model_check: Any = None
@@ -418,13 +421,22 @@ class Engine:
         """The node's checkpoint thread: one per node, continued across sessions until it is recorded."""
         return f"{self.run.id}:{node_id}"
 
-    def _node_graph(self) -> Any:
-        if self.graph is None:
-            from discovery.checkpoint import StoreCheckpointer
-            from discovery.graph import build_node_graph
+    def _build_graph(self) -> Any:
+        from discovery.checkpoint import StoreCheckpointer
+        from discovery.graph import build_node_graph
 
-            self.graph = build_node_graph(model=self.llm is not None, value_agent=self.config.value_agent,
-                                          checkpointer=StoreCheckpointer(self.store))
+        return build_node_graph(model=self.llm is not None, value_agent=self.config.value_agent,
+                                checkpointer=StoreCheckpointer(self.store))
+
+    async def _node_graph(self) -> Any:
+        if self.graph is None:
+            if self.graph_loading is None:
+                # In a thread: the loop meanwhile starts the nodes that need no model (_start_early).
+                self.graph_loading = asyncio.ensure_future(asyncio.to_thread(self._build_graph))
+            graph = await asyncio.shield(self.graph_loading)
+            if self.graph is not None:
+                return self.graph
+            self.graph = graph
             if self.llm is not None:
                 from discovery.llm_steps import Judges
 
@@ -436,10 +448,19 @@ class Engine:
         """Run the node's graph, or go on from its last checkpoint when a crash interrupted it."""
         from agents.llm import node_scope
 
-        graph, work = self._node_graph(), self.work[node_id]
-        config = {"configurable": {"thread_id": self._thread(node_id), "engine": self}}
-        start: dict[str, Any] | None = {"node_id": node_id}
+        work = self.work[node_id]
         with node_scope(node_id):  # every model call made for this node is tagged with its id
+            if self.graph is None and not work.resumed:
+                await self._start_early(node_id)
+            try:
+                graph = await self._node_graph()
+            except asyncio.CancelledError:
+                if work.early_run is not None:  # stopped while the graph loaded: stop the execution too
+                    work.early_run.cancel()
+                    await asyncio.wait([work.early_run])  # its output is recorded as a cancelled attempt
+                raise
+            config = {"configurable": {"thread_id": self._thread(node_id), "engine": self}}
+            start: dict[str, Any] | None = {"node_id": node_id}
             if work.resumed:
                 snapshot = await graph.aget_state(config)
                 if snapshot.values:
@@ -455,10 +476,26 @@ class Engine:
             final = await graph.ainvoke(start, config, durability="sync")
         work.load(final)
 
+    async def _start_early(self, node_id: int) -> None:
+        """While the graph loads (about a second), expand a node that needs no model for it (the
+        baseline, the offline agent's nodes) and start its execution; its graph steps then take
+        these. A crash before the graph's first checkpoint re-runs the node, as any interrupted one."""
+        work = self.work[node_id]
+        node = work.node
+        baseline = node.operator == "draft" and bool(self.idea.baseline) and self.baseline_node is None
+        if getattr(self.agent, "needs_model", True) and not baseline:
+            return  # its expansion asks a model, which waits for the model check anyway
+        work.early = await self.expand_step(node_id)
+        if work.early.get("expanded") and not self.stop_reason:
+            work.early_run = asyncio.ensure_future(self._execute(node_id))
+
     async def expand_step(self, node_id: int) -> dict[str, Any]:
         """The node's plan and code: its own when it has code already, the idea's baseline for
         the first draft, else the agent's. Saved in the node's row; the state says whether."""
         work = self.work[node_id]
+        if work.early is not None:  # expanded before the graph was loaded
+            early, work.early = work.early, None
+            return early
         if work.node.code:  # expanded in an earlier session: the agent is not asked again
             if not work.node.code_key:  # a store from before code keys
                 work.node = work.node.model_copy(update={"code_key": code_key(work.node.code)})
@@ -486,6 +523,13 @@ class Engine:
 
     async def execute_step(self, node_id: int) -> dict[str, Any]:
         """Run the node's code in the workspace, holding its GPU share while it runs."""
+        work = self.work[node_id]
+        if work.early_run is not None:  # started before the graph was loaded
+            early, work.early_run = work.early_run, None
+            return await early
+        return await self._execute(node_id)
+
+    async def _execute(self, node_id: int) -> dict[str, Any]:
         work = self.work[node_id]
         self._running(work)
         async with self.gpu_lease() as ids:

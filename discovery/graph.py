@@ -24,10 +24,14 @@ step per poll would add a checkpoint, or a recursion limit, for nothing (docs/ar
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph import END, START, StateGraph
+if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
+# LangGraph takes over a second to import (langsmith's models): it is loaded only to build the
+# node graph, in a thread, while the run's first nodes start (Engine.pipeline).
+END = "__end__"  # langgraph.graph.END
 
 
 class NodeState(TypedDict, total=False):
@@ -65,6 +69,13 @@ def _after_expand(state: NodeState, config: RunnableConfig) -> list[str] | str:
 
 def build_node_graph(*, model: bool, value_agent: bool, checkpointer: Any = None) -> Any:
     """The pipeline of one node, compiled with ``checkpointer`` (discovery.checkpoint.StoreCheckpointer)."""
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.graph import START, StateGraph
+    from langgraph.graph import END as GRAPH_END
+
+    assert GRAPH_END == END
+    # LangGraph reads the steps' annotations at run time: the lazily imported name must resolve.
+    globals()["RunnableConfig"] = RunnableConfig
     g = StateGraph(NodeState)
     g.add_node("expand", _step("expand"))
     g.add_node("execute", _step("execute"))
