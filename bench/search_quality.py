@@ -101,15 +101,26 @@ def spearman(pairs: list[tuple[float, float]]) -> float | None:
     return num / den if den else None
 
 
-def report(results: list[dict], budgets: list[int], policies: list[str]) -> None:
-    """Print the tables for the results (grouped by family and K)."""
+def report(results: list[dict], budgets: list[int], policies: list[str], *, markdown: bool = False) -> None:
+    """Print the tables for the results (grouped by family and K); ``markdown``: as Markdown tables."""
+
+    def row(label: str, cells: list[str]) -> None:
+        if markdown:
+            print(f"| {label} | " + " | ".join(c.strip() for c in cells) + " |")
+        else:
+            print(f"{label:<24}" + "".join(f"{c:>15}" for c in cells))
+
     families = sorted({r["family"] for r in results}, key=lambda f: (EVAL_FAMILIES + TUNE_FAMILIES).index(f))
     for family in families:
         for workers in sorted({r["workers"] for r in results if r["family"] == family}):
             rows = [r for r in results if r["family"] == family and r["workers"] == workers]
             seeds = len({r["seed"] for r in rows})
             print(f"\n{family}, K={workers}, {seeds} seeds: true value of the best measured node (mean ± s.e.)")
-            print(f"{'policy':<24}" + "".join(f"{b:>15}" for b in budgets))
+            if markdown:
+                print()
+            row("policy", [str(b) for b in budgets])
+            if markdown:
+                print("|---|" + "---|" * len(budgets))
             labels = [p for p in policies if any(r["policy"] == p and not r["value"] for r in rows)]
             if any(r["policy"] == "aide" for r in rows):
                 labels.append("aide")
@@ -119,13 +130,11 @@ def report(results: list[dict], budgets: list[int], policies: list[str]) -> None
                 runs = {r["seed"]: r["curve"] for r in picked}
                 by[label] = runs
                 # A run given fewer steps than a column (AIDE with --aide-budget) has no value there.
-                print(f"{label:<24}" + "".join(
-                    f"{_cell([_at(r['curve'], b) for r in picked if r.get('budget', b) >= b]):>15}" for b in budgets))
+                row(label, [_cell([_at(r["curve"], b) for r in picked if r.get("budget", b) >= b]) for b in budgets])
             on = {r["seed"]: r["curve"] for r in rows if r["policy"] == PRIOR and r["value"]}
             if on:
                 by["value"] = on
-                print(f"{PRIOR + ' + value agent':<24}"
-                      + "".join(f"{_cell([_at(c, b) for c in on.values()]):>15}" for b in budgets))
+                row(PRIOR + " + value agent", [_cell([_at(c, b) for c in on.values()]) for b in budgets])
             for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
                 if mine in by and other in by:
                     common = sorted(set(by[mine]) & set(by[other]))
@@ -134,9 +143,8 @@ def report(results: list[dict], budgets: list[int], policies: list[str]) -> None
                     diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common
                               if all(t.get(s, 10**9) >= b for t in top.values())] for b in budgets]
                     label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
-                    print(f"{label:<24}" + "".join(
-                        (f"{statistics.fmean(d):>+9.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
-                         if d else f"{'-':>15}") for d in diffs))
+                    row(label, [f"{statistics.fmean(d):+.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
+                                if d else "-" for d in diffs])
             pairs = [p for r in rows if r["value"] for p in r["pairs"]]
             rho = spearman([(a, b) for a, b in pairs])
             if rho is not None:
@@ -162,6 +170,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--save", help="write every run's curve to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
     parser.add_argument("--load", nargs="+", metavar="FILE",
                         help="print the tables of runs saved with --save (several files: one table), run nothing")
     args = parser.parse_args()
@@ -171,7 +180,7 @@ def main() -> None:
     policies = [p for p in args.policies.split(",") if p]  # none: only AIDE (--aide)
     if args.load:
         saved = [r for f in args.load for r in json.loads(Path(f).read_text())]
-        report(saved, budgets, policies)
+        report(saved, budgets, policies, markdown=args.markdown)
         return
     families = args.families.split(",") if args.families else list(EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES)
     allowed = EVAL_FAMILIES if args.split == "eval" else TUNE_FAMILIES
@@ -213,7 +222,7 @@ def main() -> None:
         if aide is not None:
             results += [f.result() for f in aide]
     elapsed = time.perf_counter() - t0
-    report(results, budgets, policies)
+    report(results, budgets, policies, markdown=args.markdown)
     nodes = sum(len(r["curve"]) for r in results)
     print(f"\n({len(results)} runs, {nodes} nodes, {elapsed:.0f}s on {args.jobs} processes)")
     if args.save:
