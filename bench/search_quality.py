@@ -20,7 +20,7 @@ rank correlation of its estimate (made before a node runs) with the node's true 
 AIDE (aideml, bench/aide_setup.sh) run against the same scientist and landscapes.
 
     python bench/search_quality.py                 # the evaluation table (20 seeds)
-    python bench/search_quality.py --quick         # 5 seeds, K=1, budgets up to 50
+    python bench/search_quality.py --quick         # 5 seeds, K=1, budgets up to 50, no value ablation
     python bench/search_quality.py --split tune --policies adaptive,greedy
 """
 
@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--workspace", choices=("fork", "local"), default="fork",
                         help="fork: scripts run in forks of a warm interpreter (fast); local: discover's local "
                              "workspace with its sandbox (about 0.1 s more CPU per node, same choices)")
-    parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50")
+    parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50, no value ablation (about 6,000 nodes)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--save", help="write every run's curve to this JSON file")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
@@ -175,7 +175,7 @@ def main() -> None:
                         help="print the tables of runs saved with --save (several files: one table), run nothing")
     args = parser.parse_args()
     if args.quick:
-        args.seeds, args.workers, args.budgets = 5, "1", "20,30,50"
+        args.seeds, args.workers, args.budgets, args.no_ablation = 5, "1", "20,30,50", True
     budgets = [int(b) for b in args.budgets.split(",")]
     policies = [p for p in args.policies.split(",") if p]  # none: only AIDE (--aide)
     if args.load:
