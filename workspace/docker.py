@@ -295,7 +295,7 @@ class DockerWorkspace:
     async def _execute_in(self, slot: _Slot, request: ExecRequest) -> ExecResult:
         api = self.client.api
         exec_id = (await self._run(
-            api.exec_create, slot.container.id, node_command(self.python, request.script), stdout=True, stderr=True,
+            api.exec_create, slot.container.id, node_command(self.python, request.script, request.time_limit), stdout=True, stderr=True,
             environment=exec_environment(request), workdir=NODE_DIR, user=self.user,
         ))["Id"]
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)

@@ -175,11 +175,23 @@ def exec_environment(request: ExecRequest) -> dict[str, str]:
     return env
 
 
-def node_command(python: str = "python3", script: str = SCRIPT_NAME) -> list[str]:
+DEADLINE_GRACE = 10  # seconds past its time limit before a node stops itself (the orchestrator acts first)
+
+
+def node_command(python: str = "python3", script: str = SCRIPT_NAME, time_limit: float | None = None) -> list[str]:
     """Run the script, then kill whatever it left running and empty /dev/shm, so that a pooled
-    container is clean for the next node. ``kill -1`` spares PID 1 and the shell itself."""
+    container is clean for the next node. ``kill -1`` spares PID 1 and the shell itself.
+
+    With ``time_limit`` the script runs under coreutils ``timeout`` (where the image has it),
+    which kills it a little after its limit even when no orchestrator is left to do so (one
+    killed outright): a node never runs on in a container nobody watches.
+    """
+    limit = ""
+    if time_limit:
+        seconds = int(time_limit + DEADLINE_GRACE + 0.999)
+        limit = f'T=""; command -v timeout >/dev/null 2>&1 && T="timeout -s KILL {seconds}"; $T '
     line = (
-        f'{python} {script}; rc=$?; '
+        f'{limit}{python} {script}; rc=$?; '
         'kill -9 -1 2>/dev/null; '
         'rm -rf /dev/shm/* /dev/shm/.[!.]* 2>/dev/null; '
         'exit $rc'

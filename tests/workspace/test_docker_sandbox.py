@@ -111,3 +111,48 @@ def nodes_id() -> str:
     import time
 
     return f"{os.getpid()}-{time.monotonic_ns() % 10**9}"
+
+
+ORCHESTRATOR = """
+import asyncio, sys
+from pathlib import Path
+from workspace.base import ExecRequest
+from workspace.docker import DockerWorkspace
+
+code = "import time\\nprint('started', flush=True)\\nopen('started', 'w').write('1')\\ntime.sleep(600)\\n"
+request = ExecRequest(run_id=sys.argv[2], node_id=1, workdir=Path(sys.argv[1]), code=code, time_limit=2)
+asyncio.run(DockerWorkspace(pool_size=1, memory="256m").execute(request))
+"""
+
+
+def test_a_node_in_a_container_stops_at_its_limit_without_its_orchestrator(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    from workspace.docker import LABEL_RUN, clean, connect
+    from workspace.docker_spec import DEADLINE_GRACE
+
+    run_id = f"orphan-{uuid.uuid4().hex[:8]}"
+    node = tmp_path / "nodes" / "00001"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    orchestrator = subprocess.Popen([sys.executable, "-c", ORCHESTRATOR, str(node), run_id], env=env)
+    client = connect()
+    try:
+        deadline = time.monotonic() + 60
+        containers: list = []
+        while not containers or "experiment.py" not in json.dumps(containers[0].top()):
+            assert orchestrator.poll() is None and time.monotonic() < deadline, "the node never started"
+            time.sleep(0.2)
+            containers = client.containers.list(filters={"label": f"{LABEL_RUN}={run_id}"})
+        orchestrator.send_signal(signal.SIGKILL)  # nobody is left to enforce the 2 s limit
+        orchestrator.wait()
+        deadline = time.monotonic() + 2 + DEADLINE_GRACE + 10
+        while "experiment.py" in json.dumps(containers[0].top()):
+            assert time.monotonic() < deadline, "the node ran on past its limit in a container nobody watches"
+            time.sleep(0.5)
+    finally:
+        clean(run_id, client)
