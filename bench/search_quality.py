@@ -148,6 +148,8 @@ def report(results: list[dict], budgets: list[int], policies: list[str], *, mark
             pairs = [p for r in rows if r["value"] for p in r["pairs"]]
             rho = spearman([(a, b) for a, b in pairs])
             if rho is not None:
+                if markdown:
+                    print()
                 print(f"value agent: rank correlation of its estimate with the outcome {rho:+.2f} over {len(pairs)} nodes")
 
 
