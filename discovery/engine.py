@@ -450,7 +450,8 @@ class Engine:
 
         work = self.work[node_id]
         with node_scope(node_id):  # every model call made for this node is tagged with its id
-            if self.graph is None and not work.resumed:
+            # A requeued node that never reached a checkpoint starts from scratch: it may start early too.
+            if self.graph is None and not (work.resumed and self.store.checkpoint(self._thread(node_id), "")):
                 await self._start_early(node_id)
             try:
                 graph = await self._node_graph()
