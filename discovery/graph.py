@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
 # LangGraph takes over a second to import (langsmith's models): it is loaded only to build the
-# node graph, in a thread, while the run's first nodes start (Engine.pipeline).
-END = "__end__"  # langgraph.graph.END
+# node graph, in a thread, while the run's first nodes start (Engine.pipeline); the functions
+# below run only once it is.
 
 
 class NodeState(TypedDict, total=False):
@@ -61,6 +61,8 @@ def _step(name: str) -> Any:
 
 
 def _after_expand(state: NodeState, config: RunnableConfig) -> list[str] | str:
+    from langgraph.graph import END
+
     if not state.get("expanded"):
         return END
     engine = _engine(config)
@@ -70,10 +72,8 @@ def _after_expand(state: NodeState, config: RunnableConfig) -> list[str] | str:
 def build_node_graph(*, model: bool, value_agent: bool, checkpointer: Any = None) -> Any:
     """The pipeline of one node, compiled with ``checkpointer`` (discovery.checkpoint.StoreCheckpointer)."""
     from langchain_core.runnables import RunnableConfig
-    from langgraph.graph import START, StateGraph
-    from langgraph.graph import END as GRAPH_END
+    from langgraph.graph import END, START, StateGraph
 
-    assert GRAPH_END == END
     # LangGraph reads the steps' annotations at run time: the lazily imported name must resolve.
     globals()["RunnableConfig"] = RunnableConfig
     g = StateGraph(NodeState)

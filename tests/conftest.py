@@ -16,6 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
+def alive(pid: int) -> bool:
+    """True when the process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 @pytest.fixture
 def runs_dir(tmp_path: Path) -> Path:
     """A fresh runs folder for one test."""

@@ -4,13 +4,20 @@ the reason when none answers)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.workspace.test_docker import _ENGINE_OK, _IMAGE, _IMAGE_OK, Nodes, nodes, workspaces  # noqa: F401
 from tests.workspace.test_local_sandbox import BIG_FILE, MANY_FILES, ORPHANS
-from workspace.docker_spec import DEFAULT_IMAGE
+from workspace.docker import LABEL_RUN, clean, connect
+from workspace.docker_spec import DEADLINE_GRACE, DEFAULT_IMAGE
 from workspace.quota import folder_usage
 
 pytestmark = pytest.mark.skipif(
@@ -126,16 +133,6 @@ asyncio.run(DockerWorkspace(pool_size=1, memory="256m").execute(request))
 
 
 def test_a_node_in_a_container_stops_at_its_limit_without_its_orchestrator(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-    import uuid
-
-    from workspace.docker import LABEL_RUN, clean, connect
-    from workspace.docker_spec import DEADLINE_GRACE
-
     run_id = f"orphan-{uuid.uuid4().hex[:8]}"
     node = tmp_path / "nodes" / "00001"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}

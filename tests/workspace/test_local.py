@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import alive
 from workspace.base import CappedBuffer, ExecRequest
 from workspace.local import LocalWorkspace
 
@@ -53,14 +54,6 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     await asyncio.sleep(0.2)
     assert not alive(child)
 
-
-def alive(pid: int) -> bool:
-    """True when the process exists and is not a zombie waiting for init to reap it."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 async def test_huge_output_is_capped(tmp_path: Path) -> None:

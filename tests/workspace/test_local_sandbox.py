@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import alive
 from workspace.base import ExecRequest
 from workspace.local import LocalWorkspace, probe
 from workspace.quota import folder_usage
@@ -21,14 +25,6 @@ def request(tmp_path: Path, code: str, node_id: int = 1, **kw) -> ExecRequest:
     return ExecRequest(run_id="r", node_id=node_id, workdir=tmp_path / f"node{node_id}", code=code,
                        time_limit=kw.pop("time_limit", 20), **kw)
 
-
-def alive(pid: int) -> bool:
-    """True when the process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 BIG_FILE = """
@@ -190,10 +186,6 @@ asyncio.run(LocalWorkspace().execute(ExecRequest(run_id="r", node_id=1, workdir=
 
 
 def test_a_node_dies_with_an_orchestrator_killed_outright(tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
     node = tmp_path / "node1"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     orchestrator = subprocess.Popen([sys.executable, "-c", ORCHESTRATOR, str(node)], env=env)

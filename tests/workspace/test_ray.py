@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, alive
 from workspace.base import ExecRequest
 from workspace.ray_task import TASK_FILE, TaskSpec, run_task
 
@@ -34,14 +34,6 @@ def request(tmp_path: Path, code: str, node_id: int = 1, **kw) -> ExecRequest:
     return ExecRequest(run_id="r", node_id=node_id, workdir=tmp_path / f"node{node_id}", code=code,
                        time_limit=kw.pop("time_limit", 30), **kw)
 
-
-def alive(pid: int) -> bool:
-    """True when the process exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
