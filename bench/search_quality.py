@@ -70,6 +70,12 @@ def _at(curve: list[float], n: int) -> float:
     return curve[min(n, len(curve)) - 1] if curve else 0.0
 
 
+def _reached(run: dict, n: int) -> float | None:
+    """The run's value after ``n`` nodes; None when it was given fewer (AIDE with --aide-budget).
+    A run that ended early on its own (nothing left to try) keeps its last value."""
+    return None if run.get("budget", n) < n else _at(run["curve"], n)
+
+
 def _cell(values: list[float]) -> str:
     if len(values) < 2:
         return f"{values[0]:.3f}" if values else "-"
@@ -124,24 +130,22 @@ def report(results: list[dict], budgets: list[int], policies: list[str], *, mark
             labels = [p for p in policies if any(r["policy"] == p and not r["value"] for r in rows)]
             if any(r["policy"] == "aide" for r in rows):
                 labels.append("aide")
-            by: dict[str, dict[int, list[float]]] = {}
+            by: dict[str, dict[int, dict]] = {}  # label -> seed -> run
             for label in labels:
-                picked = [r for r in rows if r["policy"] == label and not r["value"]]
-                runs = {r["seed"]: r["curve"] for r in picked}
-                by[label] = runs
-                # A run given fewer steps than a column (AIDE with --aide-budget) has no value there.
-                row(label, [_cell([_at(r["curve"], b) for r in picked if r.get("budget", b) >= b]) for b in budgets])
-            on = {r["seed"]: r["curve"] for r in rows if r["policy"] == PRIOR and r["value"]}
+                by[label] = {r["seed"]: r for r in rows if r["policy"] == label and not r["value"]}
+            on = {r["seed"]: r for r in rows if r["policy"] == PRIOR and r["value"]}
             if on:
                 by["value"] = on
-                row(PRIOR + " + value agent", [_cell([_at(c, b) for c in on.values()]) for b in budgets])
+            for label, runs in by.items():
+                row(PRIOR + " + value agent" if label == "value" else label,
+                    [_cell([v for r in runs.values() if (v := _reached(r, b)) is not None]) for b in budgets])
             for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
                 if mine in by and other in by:
                     common = sorted(set(by[mine]) & set(by[other]))
-                    top = {label: {r["seed"]: r.get("budget", 10**9) for r in rows if r["policy"] == label}
-                           for label in (mine, other) if label != "value"}
-                    diffs = [[_at(by[mine][s], b) - _at(by[other][s], b) for s in common
-                              if all(t.get(s, 10**9) >= b for t in top.values())] for b in budgets]
+                    diffs = []
+                    for b in budgets:
+                        pairs = [(_reached(by[mine][s], b), _reached(by[other][s], b)) for s in common]
+                        diffs.append([x - y for x, y in pairs if x is not None and y is not None])
                     label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
                     row(label, [f"{statistics.fmean(d):+.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
                                 if d else "-" for d in diffs])
