@@ -18,7 +18,7 @@ import pytest
 from discovery.cli import main
 from runs.models import NodeStatus
 from runs.store import RunStore
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, alive
 from tests.discovery.test_llm_run import Reviewing
 from tests.discovery.test_run import running_nodes, slow_idea, wait_for
 from tests.llm_server import Reply, Request, ScriptedLLM, fast_config, llm, scripted_server  # noqa: F401 - fixtures
@@ -181,8 +181,7 @@ def assert_stopped_cleanly(tmp_path: Path, status: str) -> None:
     for node in nodes:  # no process of a node outlives the orchestrator
         pid_file = store.node_dir(run_id, node.id) / "pid"
         if pid_file.exists():
-            pid = int(pid_file.read_text())
-            assert not Path(f"/proc/{pid}").exists() or b"zombie" in Path(f"/proc/{pid}/status").read_bytes().lower()
+            assert not alive(int(pid_file.read_text()))
     store.close()
 
 
