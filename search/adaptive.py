@@ -13,8 +13,14 @@ local optimum. This policy does both, switching on evidence from the tree:
    beating it, a share ``explore`` of the selections try something else: a new draft, the
    best node of another draft's branch, or a crossover of the best node with that one;
    and the best node itself is tuned (one hyperparameter at a time) instead of improved.
-5. Ablate near the end: with ``ablate_share`` of the budget left, ablate the best node
-   once, so the write-up can say which part of it mattered.
+5. Ablate near the end: with ``ablate_share`` of the budget left and a best node that has
+   stood for ``stall`` scored nodes, ablate it once, so the write-up can say which part of
+   it mattered. A best that is still being beaten is likely not the one the user gets, and
+   the step is worth more as an improvement (with four workers it cost greedy's score
+   otherwise, on the tuning families).
+
+Until it widens or ablates it draws its random numbers as greedy does, so on one seed the two
+make the same choices and a paired comparison isolates what widening adds.
 
 It keeps no state: every decision is a function of the tree (its counts are by node id,
 so a resumed tree decides the same way) and the ``rng``.
@@ -39,6 +45,7 @@ class AdaptivePolicy:
     stall: int = 8  # scored nodes after the best without beating it before widening
     explore: float = 0.7  # share of selections that widen while stalled
     ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
+    ablate_after: int | None = None  # ... and it has stood that many scored nodes (None: ``stall``)
     crossover: bool = True
     name: str = "adaptive"
 
@@ -49,18 +56,21 @@ class AdaptivePolicy:
         if can_draft and tree.num_drafts < self.num_drafts:
             return Action("draft")
         best = tree.best_open()
-        if best is None:
-            target = _debug_target(tree, rng)
-            if target is not None and (rng.random() < self.debug_prob or not can_draft):
-                return Action("debug", target)
-            return Action("draft") if can_draft else None
-        ablation = self._ablation(tree, best)
+        ablation = self._ablation(tree, best) if best is not None else None
         if ablation is not None:
             return ablation
+        # Random numbers are drawn in greedy's order, so that until it widens or ablates this
+        # policy makes greedy's very choices on the same seed: a paired comparison then measures
+        # what widening does, not two different draws.
         if rng.random() < self.debug_prob:
             target = _debug_target(tree, rng)
             if target is not None:
                 return Action("debug", target)
+        if best is None:
+            if can_draft:
+                return Action("draft")
+            target = _debug_target(tree, rng)  # no draft left: repairing is all there is
+            return Action("debug", target) if target is not None else None
         if tree.since_best() >= self.stall and rng.random() < self.explore:
             action = self._widen(tree, rng, best, can_draft)
             if action is not None:
@@ -89,6 +99,8 @@ class AdaptivePolicy:
         if left <= 0 or left > max(1.0, self.ablate_share * tree.budget) or tree.budget < 15:
             return None
         if _has_child(tree, best, "ablate") or best.operator == "ablate" or "ablate" in best.done_ops:
+            return None
+        if tree.since_best() < (self.stall if self.ablate_after is None else self.ablate_after):
             return None
         return Action("ablate", best.id)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from search.adaptive import AdaptivePolicy
 from search.policy import Action, make_policy
@@ -86,6 +87,45 @@ def test_it_ablates_the_best_node_once_near_the_end_of_the_budget():
     assert policy.select(b.tree, rng()) == Action("ablate", best)
     b.apply(Action("ablate", best))
     assert policy.select(b.tree, rng()).operator != "ablate", "only one ablation of a node"
+
+
+def test_no_ablation_while_the_best_is_still_improving():
+    # Ablating a node the search is about to leave behind explains nothing the user gets, and
+    # costs an improvement step: near the end it ablates only a best that has stood ``stall`` nodes.
+    b = Builder()
+    best = climbing(b, 17)
+    b.tree.budget = 20
+    policy = AdaptivePolicy(num_drafts=1, debug_prob=0.0, ablate_share=0.1, stall=8)
+    assert policy.select(b.tree, rng()) == Action("improve", best)
+    assert AdaptivePolicy(num_drafts=1, debug_prob=0.0, ablate_share=0.1, ablate_after=0).select(
+        b.tree, rng()) == Action("ablate", best)
+
+
+def test_until_it_widens_it_makes_greedys_very_choices():
+    # Same tree, same random numbers: the two policies agree action by action, so that a
+    # paired comparison on one seed measures what widening and ablation change, nothing else.
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    from policy_sim import simulate
+
+    from search.greedy import GreedyPolicy
+
+    class Recorder:
+        def __init__(self, policy: object) -> None:
+            self.policy, self.actions, self.max_debug_depth = policy, [], 3
+
+        def select(self, tree: SearchTree, r: random.Random) -> Action | None:
+            action = self.policy.select(tree, r)  # type: ignore[attr-defined]
+            self.actions.append(action)
+            return action
+
+    for seed in range(12):
+        for family, workers in (("crashy", 1), ("mesa", 4), ("twopeak", 4)):
+            greedy, adaptive = Recorder(GreedyPolicy()), Recorder(AdaptivePolicy(stall=10**6, ablate_share=0.0))
+            simulate(greedy, family, seed, budget=20, workers=workers)
+            simulate(adaptive, family, seed, budget=20, workers=workers)
+            assert adaptive.actions == greedy.actions, (family, seed)
 
 
 def test_no_ablation_on_small_budgets_or_without_one():
