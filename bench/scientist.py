@@ -52,7 +52,13 @@ def main():
         u.append(1.0 if globals()[name] else 0.0)
     _crash(u, C)
     score = (_landscape(u, C) - C["median"]) / (C["top"] - C["median"])
-    score += random.Random(int.from_bytes(os.urandom(4), "big")).gauss(0.0, NOISE)
+    # The measurement noise is drawn from the node's seed where discover gives one (the run's
+    # seed plus the node id): two policies run on one seed then see the same noise at the same
+    # node, so their paired difference measures the policies, not two draws (common random
+    # numbers). Elsewhere (AIDE) it is fresh.
+    seed = os.environ.get("DISCOVER_SEED")
+    noise = random.Random(seed + ":" + os.environ.get("DISCOVER_NODE_ID", "") if seed else os.urandom(8))
+    score += noise.gauss(0.0, NOISE)
 {bug}    print(f"epoch 10/10 - validation score: {{score:.6f}}")
     with open("metrics.json", "w") as f:
         json.dump({{"score": score}}, f)
