@@ -194,7 +194,7 @@ def test_stop_command_from_another_process_finishes_running_nodes(tmp_path: Path
 def test_time_limit_ends_the_run(tmp_path: Path) -> None:
     idea = slow_idea(tmp_path, seconds=30)
     t0 = time.monotonic()
-    done = discover("run", str(idea), "--time", "2s", "--workers", "2", cwd=tmp_path, timeout=60)
+    done = discover("run", str(idea), "--time", "4s", "--workers", "2", cwd=tmp_path, timeout=60)
     assert done.returncode == 3, done.stderr  # the run ended, but no node produced a metric
     assert "no node produced a valid score" in done.stderr
     assert time.monotonic() - t0 < 20

@@ -113,7 +113,9 @@ def test_a_fork_never_writes_into_its_parent_nor_the_parent_into_the_fork(tmp_pa
     # Node 1 finishes at once; node 2 sleeps and is cancelled by the time limit: one finished and
     # one unfinished node, whose folders each run's resume would run again in place.
     idea = wait_idea(tmp_path, 0, [30], stamp=True)
-    done = discover("run", str(idea), "--workers", "1", "--budget", "2", "--time", "4s", "--quiet", cwd=tmp_path)
+    # --time counts loading the node graph too: 8 s leave room for both nodes to start on a busy
+    # machine (4 s did not, once, in CI), and node 2 (30 s) is still cut off.
+    done = discover("run", str(idea), "--workers", "1", "--budget", "2", "--time", "8s", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     store = RunStore(tmp_path / "runs")
     parent = store.resolve_run(None)
@@ -124,7 +126,7 @@ def test_a_fork_never_writes_into_its_parent_nor_the_parent_into_the_fork(tmp_pa
 
     # The fork runs its cancelled copy of node 2 again (until its own time limit).
     # --time counts loading the node graph (about a second) before the requeued node can run again.
-    done = discover("fork", parent, "--node", "1", "--all", "--budget", "1", "--time", "3s", "--quiet",
+    done = discover("fork", parent, "--node", "1", "--all", "--budget", "1", "--time", "5s", "--quiet",
                     cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     fork = store.resolve_run(None)
@@ -137,7 +139,8 @@ def test_a_fork_never_writes_into_its_parent_nor_the_parent_into_the_fork(tmp_pa
     assert forked["00001/metrics.json"][0] == before["00001/metrics.json"][0]  # ...but the same results
 
     # Resuming the parent runs its node 2 again, in place: the fork's files stay as they were.
-    done = discover("resume", parent, "--time", "5s", "--quiet", cwd=tmp_path)
+    # --time is the run's whole time, sessions added: 8 s were spent in the first one.
+    done = discover("resume", parent, "--time", "13s", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert store.get_node(parent, 2).attempts > 1
     assert snapshot(parent_nodes)["00002/stdout.txt"] != before["00002/stdout.txt"]
