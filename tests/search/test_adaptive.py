@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 from search.adaptive import AdaptivePolicy
 from search.policy import Action, make_policy
 from search.tree import SearchTree
+from tests.conftest import ROOT
 from tests.search.test_policies import Builder
 
 
@@ -106,14 +106,14 @@ def test_until_it_widens_it_makes_greedys_very_choices():
     # paired comparison on one seed measures what widening and ablation change, nothing else.
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    sys.path.insert(0, str(ROOT / "bench"))
     from policy_sim import simulate
 
     from search.greedy import GreedyPolicy
 
     class Recorder:
         def __init__(self, policy: object) -> None:
-            self.policy, self.actions, self.max_debug_depth = policy, [], 3
+            self.policy, self.actions = policy, []
 
         def select(self, tree: SearchTree, r: random.Random) -> Action | None:
             action = self.policy.select(tree, r)  # type: ignore[attr-defined]

@@ -5,11 +5,12 @@ between two policies comes from their choices alone (common random numbers)."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
 
 from agent_bench import run_discover  # noqa: E402
 

@@ -55,7 +55,6 @@ async def test_timeout_kills_the_whole_group(tmp_path: Path) -> None:
     assert not alive(child)
 
 
-
 async def test_huge_output_is_capped(tmp_path: Path) -> None:
     code = "import sys\nfor i in range(200000): sys.stdout.write('x' * 99 + '\\n')\nprint('END')\n"
     result = await LocalWorkspace().execute(request(tmp_path, code, output_cap=10_000))

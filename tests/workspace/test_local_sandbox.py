@@ -26,7 +26,6 @@ def request(tmp_path: Path, code: str, node_id: int = 1, **kw) -> ExecRequest:
                        time_limit=kw.pop("time_limit", 20), **kw)
 
 
-
 BIG_FILE = """
 import json
 json.dump({'acc': 1.0}, open('metrics.json', 'w'))

@@ -35,7 +35,6 @@ def request(tmp_path: Path, code: str, node_id: int = 1, **kw) -> ExecRequest:
                        time_limit=kw.pop("time_limit", 30), **kw)
 
 
-
 def wait_until(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
