@@ -60,8 +60,13 @@ class SimOutcome:
 
 
 def simulate(policy: Any, family: str, seed: int, *, budget: int, workers: int = 1, baseline: bool | None = None,
-             value: bool = True, land: Landscape | None = None) -> SimOutcome:
-    """Run ``policy`` for ``budget`` nodes on one landscape; the curve of the chosen node's true value."""
+             value: bool = True, land: Landscape | None = None,
+             durations: tuple[float, float] = (1.0, 3.0)) -> SimOutcome:
+    """Run ``policy`` for ``budget`` nodes on one landscape; the curve of the chosen node's true value.
+
+    A node runs for a time drawn uniformly from ``durations``: a narrow range makes nodes
+    finish about in the order they started, as the bench's programs (all equally quick) do.
+    """
     land = land or make(family, seed)
     sci = Scientist(land, seed)
     rng = random.Random(seed)
@@ -106,7 +111,7 @@ def simulate(policy: Any, family: str, seed: int, *, budget: int, workers: int =
                     tree.update(node_id, prior=prior)
             tree.update(node_id, status="running")
             spent += 1
-            heapq.heappush(heap, (now + rng.uniform(1.0, 3.0), node_id))
+            heapq.heappush(heap, (now + rng.uniform(*durations), node_id))
         if not heap:
             break
         now, node_id = heapq.heappop(heap)
@@ -169,12 +174,13 @@ def _row(spec: str) -> tuple[str, str, dict[str, Any]]:
 
 
 def _job(args: tuple) -> list[float]:
-    spec, family, seed, budgets, workers = args
+    spec, family, seed, budgets, workers, durations = args
     from search.policy import make_policy
 
     _, name, params = _row(spec)
     value = params.pop("value", 1) != 0
-    out = simulate(make_policy(name, **params), family, seed, budget=max(budgets), workers=workers, value=value)
+    out = simulate(make_policy(name, **params), family, seed, budget=max(budgets), workers=workers, value=value,
+                   durations=durations)
     return [out.at(b) for b in budgets]
 
 
@@ -194,15 +200,18 @@ def main() -> None:
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--durations", default="1,3",
+                        help="LOW,HIGH: a node's run time is uniform in it (1,1.1: nodes finish about in order)")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
+    low, high = (float(x) for x in args.durations.split(","))
     with ProcessPoolExecutor(args.jobs) as pool:
         for family in args.families.split(","):
             print(f"\n{family}, K={args.workers}" + "".join(f"{b:>15}" for b in budgets))
             ref: list[list[float]] | None = None
             for spec in args.rows:
                 seeds = range(args.first_seed, args.first_seed + args.seeds)
-                res = list(pool.map(_job, [(spec, family, s, budgets, args.workers) for s in seeds]))
+                res = list(pool.map(_job, [(spec, family, s, budgets, args.workers, (low, high)) for s in seeds]))
                 cells = []
                 for i in range(len(budgets)):
                     v = [r[i] for r in res] if ref is None else [r[i] - q[i] for r, q in zip(res, ref)]
