@@ -89,21 +89,26 @@ def true_curve(land: Landscape, nodes: list[Any]) -> list[float]:
 
 def run_discover(family: str, seed: int, policy: str, workers: int, budget: int, *,
                  params: dict[str, Any] | None = None, value: bool = False, baseline: bool | None = None,
-                 keep: Path | None = None, workspace: str = "fork") -> Outcome:
+                 keep: Path | None = None, workspace: str = "fork", seeded_order: bool = True) -> Outcome:
     """Search one landscape with discover's engine and LLM agent; the outcome.
 
     ``workspace``: ``fork`` runs the scripts in forks of a warm interpreter
     (bench/fork_workspace.py), ``local`` in discover's local workspace, sandbox and all.
+    ``seeded_order`` (fork only): with several workers, nodes finish in an order drawn from
+    the seed (bench/finish_order.py), so that runs repeat and two policies pair; else in
+    the machine's order.
     """
     land = make(family, seed)
     with tempfile.TemporaryDirectory(prefix="discover-bench-") as tmp:
         root = keep or Path(tmp)
         return asyncio.run(_discover(land, seed, policy, workers, budget, params or {}, value,
-                                     (seed % 2 == 0) if baseline is None else baseline, root, workspace))
+                                     (seed % 2 == 0) if baseline is None else baseline, root, workspace,
+                                     seeded_order))
 
 
 async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, budget: int,
-                    params: dict[str, Any], value: bool, baseline: bool, root: Path, where: str) -> Outcome:
+                    params: dict[str, Any], value: bool, baseline: bool, root: Path, where: str,
+                    seeded_order: bool) -> Outcome:
     from agents.llm import LLMClient, with_llm
     from agents.llm_agent import LLMAgent
     from discovery.api import create_run
@@ -116,9 +121,33 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
     from tests.llm_server import ScriptedLLM, fast_config
     from workspace.local import LocalWorkspace
 
+    order: Any = None
+
     class BenchEngine(Engine):
         async def finish(self) -> None:  # the bench needs no write-up
             self.store.update_run(self.run.id, status="finished", finished_at=time.time(), pid=None)
+
+        # With a seeded finish order: proposals in id order, and the order told of every
+        # change to the nodes in flight.
+        async def _propose(self, work: Any) -> Any:
+            if order is None:
+                return await super()._propose(work)
+            await order.turn(work.node.id)
+            try:
+                return await super()._propose(work)
+            finally:
+                order.proposed(work.node.id)
+
+        def record(self, node_ids: list[int]) -> None:
+            super().record(node_ids)
+            if order is not None:
+                order.poke()
+
+        def launch(self) -> int:
+            started = super().launch()
+            if order is not None:
+                order.poke()
+            return started
 
     scientist = Scientist(land, seed)
     t0 = time.perf_counter()
@@ -132,6 +161,11 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
             from fork_workspace import ForkWorkspace
 
             workspace: Any = ForkWorkspace()
+            if seeded_order:
+                from finish_order import SeededOrder
+
+                order = SeededOrder(in_flight=lambda: set(engine.tasks))
+                workspace.order = order
         else:
             workspace = LocalWorkspace()
         client = LLMClient(config)

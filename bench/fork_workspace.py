@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -74,7 +75,9 @@ class ForkWorkspace:
 
     name = "fork"
 
-    def __init__(self, zygotes: int = 1) -> None:
+    def __init__(self, zygotes: int = 1, order: Any = None) -> None:
+        """``order``: a ``finish_order.SeededOrder`` deciding when each node's result is returned."""
+        self.order = order
         self._free: asyncio.Queue[subprocess.Popen[str]] | None = None
         self._count = zygotes
         self._procs: list[subprocess.Popen[str]] = []
@@ -93,6 +96,8 @@ class ForkWorkspace:
             self._start()
         assert self._free is not None
         prepare_workdir(request)
+        if self.order is not None:
+            self.order.start(request.node_id, request.seed)
         proc = await self._free.get()
         t0 = time.perf_counter()
         try:
@@ -105,6 +110,8 @@ class ForkWorkspace:
         stdout = _read(request.workdir / "stdout.txt")
         stderr = _read(request.workdir / "stderr.txt")
         metrics, metrics_error = read_metrics(request.workdir)
+        if self.order is not None:
+            await self.order.finish(request.node_id)
         return ExecResult(exit_code=reply["code"], timed_out=reply["timed_out"], duration=duration, stdout=stdout,
                           stderr=stderr, stdout_bytes=len(stdout), stderr_bytes=len(stderr), metrics=metrics,
                           metrics_error=metrics_error, artifacts=list_artifacts(request.workdir))

@@ -47,10 +47,10 @@ PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation
 
 
 def _job(args: tuple) -> dict:
-    family, seed, policy, workers, budget, value, where = args
+    family, seed, policy, workers, budget, value, where, seeded = args
     from agent_bench import run_discover
 
-    out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where)
+    out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where, seeded_order=seeded)
     return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value, "budget": budget,
             "curve": out.curve, "seconds": out.seconds, "operators": out.operators, "pairs": out.value_pairs,
             "calls": out.calls, "duplicates": out.duplicates}
@@ -173,6 +173,9 @@ def main() -> None:
     parser.add_argument("--workspace", choices=("fork", "local"), default="fork",
                         help="fork: scripts run in forks of a warm interpreter (fast); local: discover's local "
                              "workspace with its sandbox (about 0.1 s more CPU per node, same choices)")
+    parser.add_argument("--real-order", action="store_true",
+                        help="with several workers, let nodes finish in the machine's order instead of one drawn "
+                             "from the seed (bench/finish_order.py): runs then neither repeat nor pair")
     parser.add_argument("--quick", action="store_true", help="5 seeds, K=1, budgets 20,30,50, no value ablation (about 6,000 nodes)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at once")
     parser.add_argument("--save", help="write every run's curve to this JSON file")
@@ -203,9 +206,9 @@ def main() -> None:
                     continue  # with one worker bfts is greedy
                 if policy == "drafts" and workers > 1:
                     continue  # best of N drafts does not depend on K
-                jobs += [(family, s, policy, workers, top, False, args.workspace) for s in seeds]
+                jobs += [(family, s, policy, workers, top, False, args.workspace, not args.real_order) for s in seeds]
             if PRIOR in policies and not args.no_ablation:
-                jobs += [(family, s, PRIOR, workers, top, True, args.workspace) for s in seeds]
+                jobs += [(family, s, PRIOR, workers, top, True, args.workspace, not args.real_order) for s in seeds]
     t0 = time.perf_counter()
     results: list[dict] = []
     # Workers start by forkserver: AIDE's threads and servers run in this process, and forking a

@@ -4,6 +4,7 @@ between two policies comes from their choices alone (common random numbers)."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
@@ -25,3 +26,56 @@ def test_one_seed_gives_one_run_and_adaptive_matches_greedy_until_it_widens():
     assert adaptive.curve == first.curve and adaptive.operators == first.operators
     other = run_discover("noisy", 1002, "greedy", 1, 12)
     assert other.curve != first.curve, "another seed is another landscape and other noise"
+
+
+@pytest.mark.slow
+def test_four_workers_finish_in_the_seeds_order_so_a_run_repeats():
+    first = run_discover("crashy", 1, "greedy", 4, 24)
+    again = run_discover("crashy", 1, "greedy", 4, 24)
+    assert len(first.curve) == 24 and first.curve == again.curve and first.operators == again.operators
+    adaptive = run_discover("crashy", 1, "adaptive", 4, 24)  # too few nodes to widen here too
+    assert adaptive.curve == first.curve
+
+
+async def test_the_seeded_order_releases_by_virtual_end_whatever_the_real_order():
+    from finish_order import SeededOrder
+
+    flying: set[int] = set()
+    order = SeededOrder(in_flight=lambda: set(flying))
+    ends = {}
+    for node in (1, 2, 3):
+        flying.add(node)
+        order.start(node, seed=4)
+        ends[node] = order.ends[node]
+    released: list[int] = []
+
+    async def node_ends(node: int) -> None:
+        await order.finish(node)
+        released.append(node)
+        flying.discard(node)  # the engine records it
+        order.poke()
+
+    # The scripts end in id order; the results come back in the order of their virtual ends.
+    tasks = [asyncio.create_task(node_ends(n)) for n in (1, 2, 3)]
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert released == sorted(ends, key=ends.get) and sorted(released) == [1, 2, 3]
+    assert released != [1, 2, 3], "seed 4 draws an order other than the ids' (else this shows nothing)"
+
+
+async def test_a_node_in_flight_but_not_yet_running_holds_the_others_back():
+    from finish_order import SeededOrder
+
+    flying = {1, 2}
+    order = SeededOrder(in_flight=lambda: set(flying))
+    order.start(1, seed=1)  # seed 1: node 2's virtual run is the shorter
+    one = asyncio.create_task(order.finish(1))
+    await asyncio.sleep(0.05)
+    assert not one.done(), "node 2 is still being proposed: it may end first"
+    order.start(2, seed=1)
+    two = asyncio.create_task(order.finish(2))
+    await asyncio.wait_for(two, 5)
+    assert not one.done(), "node 2 ends first, and node 1 waits until the engine has recorded it"
+    flying.discard(2)
+    order.poke()
+    await asyncio.wait_for(one, 5)
+    assert order.now > 0 and not order.ends
