@@ -113,7 +113,7 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         _save_review(root, review, out)
         known = _known(facts)
         doc.add(*reviews.review_blocks(review, known, facts.ignore_words()))
-        pdf = build_pdf(doc, out, **({} if deadline is None else {"timeout": _pdf_seconds(deadline)}))
+        pdf = build_pdf(doc, out, **({} if deadline is None else {"timeout": _pdf_seconds(deadline, len(facts.nodes))}))
         tree = write_tree_page(facts, store, out)
         outputs = ["report.md", "report.html", tree.name, *(fig.path for fig in figures), "review.json",
                    "report.tex"] + (["report.pdf"] if pdf.path else [])
@@ -155,10 +155,12 @@ def _held_back(run: Run, interrupted: bool, max_cost: float | None, model_deadli
     return None
 
 
-def _pdf_seconds(deadline: float) -> float:
+def _pdf_seconds(deadline: float, nodes: int) -> float:
+    """What the PDF may take: the time left once what is written after it (the tree page, the
+    HTML) is allowed for. Below a second ``build_pdf`` skips it rather than overrun --time."""
     from discovery.writeup.latex import TIMEOUT
 
-    return max(1.0, min(TIMEOUT, deadline - time.time() - 2.0))
+    return min(TIMEOUT, deadline - time.time() - max(2.0, assemble_seconds(nodes)))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -84,17 +84,21 @@ async def test_permanent_errors_are_not_retried(llm: ScriptedLLM) -> None:
 
 
 async def test_slow_replies_time_out_and_a_fast_retry_succeeds(llm: ScriptedLLM) -> None:
-    client, calls = client_for(llm, timeout=0.4, max_retries=1)
-    llm.script(Reply("late", delay=1.5), Reply("quick"))
+    # The timeout is per request, the quick retry's too: it leaves a busy machine room for that one.
+    client, calls = client_for(llm, timeout=1.5, max_retries=1)
+    llm.script(Reply("warm"))  # litellm's first call in a process sets itself up, slowly: not timed
+    await client.complete(HELLO, role="code", purpose="draft")
+    calls.clear()
+    llm.script(Reply("late", delay=6), Reply("quick"))
     t0 = time.monotonic()
     assert (await client.complete(HELLO, role="code", purpose="draft")).text == "quick"
-    assert time.monotonic() - t0 < 1.4
+    assert time.monotonic() - t0 < 5  # the late reply was not waited for
     assert "Timeout" in calls[0].error
-    llm.script(Reply("late", delay=1.5), Reply("late", delay=1.5))
+    llm.script(Reply("late", delay=6), Reply("late", delay=6))
     t0 = time.monotonic()
     with pytest.raises(LLMError, match="after 2 attempts"):
         await client.complete(HELLO, role="code", purpose="draft")
-    assert time.monotonic() - t0 < 2.5  # two timeouts of 0.4 s, never the full delays
+    assert time.monotonic() - t0 < 5.5  # two timeouts of 1.5 s, never a full delay
 
 
 async def test_cost_comes_from_litellm_prices(llm: ScriptedLLM) -> None:

@@ -202,6 +202,17 @@ def rich_run(root: Path) -> str:
 
 
 @pytest.mark.slow
+def test_a_deadline_too_close_for_the_pdf_skips_it(finished_run: tuple[Path, str], tmp_path: Path) -> None:
+    root, run_id = copy_run(finished_run, tmp_path)
+    deadline = time.time() + 2.5  # past the 2 s kept for what is written after the PDF: no time for it
+    path = write_report(root, run_id, deadline=deadline)
+    text, out = path.read_text(), path.parent
+    assert (out / "report.tex").stat().st_size > 500 and not (out / "report.pdf").exists()
+    if find_engine():
+        assert "PDF skipped: the run's --time limit left no time to compile it" in text
+    assert time.time() <= deadline + 2.0  # nothing waited on TeX's minimum second any more
+
+
 def test_report_of_a_run_with_failures(tmp_path: Path, browser: str) -> None:
     root = tmp_path / "runs"
     run_id = rich_run(root)
