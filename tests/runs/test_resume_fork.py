@@ -47,7 +47,7 @@ READER = textwrap.dedent("""
             time.sleep(0.05)
             continue
         try:
-            conn = sqlite3.connect(db, timeout=0.2)
+            conn = sqlite3.connect(db, timeout=5)  # a busy disk can hold a WAL recovery that long
             for status, metric, code, metrics in conn.execute(
                     "select status, metric, code, metrics from nodes"):
                 if status == "good" and (metric is None or json.loads(metrics) == {}):

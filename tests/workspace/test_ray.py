@@ -304,11 +304,12 @@ def cluster():
 
 
 def slow_example(folder: Path) -> Path:
-    """The ridge example with a 1.5 s pause in each node, so that a worker dies while it runs one."""
+    """The ridge example with a 5 s pause in each node, so that a worker dies while it runs one
+    (taking a Ray node down can take seconds on a busy machine)."""
     shutil.copytree(EXAMPLES / "ridge_degree", folder)
     baseline = folder / "baseline.py"
     code = baseline.read_text()
-    baseline.write_text(code.replace("import json\n", "import json\nimport time\n\ntime.sleep(1.5)\n", 1))
+    baseline.write_text(code.replace("import json\n", "import json\nimport time\n\ntime.sleep(5)\n", 1))
     return folder / "idea.md"
 
 
