@@ -56,7 +56,13 @@ class SeededOrder:
         """Return when ``node_id`` is the node to finish next."""
         self.done.add(node_id)
         self.poke()
-        await self._until(lambda: self._next() == node_id)
+        try:
+            await self._until(lambda: self._next() == node_id)
+        except asyncio.CancelledError:  # cancelled while held: it must not hold the others
+            self.ends.pop(node_id, None)
+            self.done.discard(node_id)
+            self.poke()
+            raise
         self.now = self.ends.pop(node_id)
         self.done.discard(node_id)
         self.poke()

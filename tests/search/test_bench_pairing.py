@@ -79,3 +79,21 @@ async def test_a_node_in_flight_but_not_yet_running_holds_the_others_back():
     order.poke()
     await asyncio.wait_for(one, 5)
     assert order.now > 0 and not order.ends
+
+
+async def test_a_node_cancelled_while_held_lets_the_others_go():
+    from finish_order import SeededOrder
+
+    flying = {1, 2}
+    order = SeededOrder(in_flight=lambda: set(flying))
+    order.start(1, seed=0)
+    order.start(2, seed=0)  # seed 0: node 1 ends first, so node 2 is held until it has
+    two = asyncio.create_task(order.finish(2))
+    await asyncio.sleep(0.05)
+    assert not two.done()
+    two.cancel()  # e.g. pruned: the engine cancels its task
+    await asyncio.wait([two])
+    flying.discard(2)
+    order.poke()
+    await asyncio.wait_for(order.finish(1), 5)
+    assert two.cancelled() and not order.ends
