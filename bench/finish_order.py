@@ -59,9 +59,7 @@ class SeededOrder:
         try:
             await self._until(lambda: self._next() == node_id)
         except asyncio.CancelledError:  # cancelled while held: it must not hold the others
-            self.ends.pop(node_id, None)
-            self.done.discard(node_id)
-            self.poke()
+            self.drop(node_id)
             raise
         self.now = self.ends.pop(node_id)
         self.done.discard(node_id)
@@ -70,6 +68,12 @@ class SeededOrder:
     async def turn(self, node_id: int) -> None:
         """Wait until every in-flight node with a smaller id has had its proposal."""
         await self._until(lambda: all(i in self.asked for i in self.in_flight() if i < node_id))
+
+    def drop(self, node_id: int) -> None:
+        """``node_id`` will not finish through ``finish`` (cancelled, or its execution failed)."""
+        self.ends.pop(node_id, None)
+        self.done.discard(node_id)
+        self.poke()
 
     def proposed(self, node_id: int) -> None:
         """``node_id``'s proposal is over (whatever came of it)."""

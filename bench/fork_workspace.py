@@ -96,8 +96,19 @@ class ForkWorkspace:
             self._start()
         assert self._free is not None
         prepare_workdir(request)
-        if self.order is not None:
-            self.order.start(request.node_id, request.seed)
+        if self.order is None:
+            return await self._run(request)
+        self.order.start(request.node_id, request.seed)
+        try:
+            result = await self._run(request)
+        except BaseException:
+            self.order.drop(request.node_id)
+            raise
+        await self.order.finish(request.node_id)
+        return result
+
+    async def _run(self, request: ExecRequest) -> ExecResult:
+        assert self._free is not None
         proc = await self._free.get()
         t0 = time.perf_counter()
         try:
@@ -110,8 +121,6 @@ class ForkWorkspace:
         stdout = _read(request.workdir / "stdout.txt")
         stderr = _read(request.workdir / "stderr.txt")
         metrics, metrics_error = read_metrics(request.workdir)
-        if self.order is not None:
-            await self.order.finish(request.node_id)
         return ExecResult(exit_code=reply["code"], timed_out=reply["timed_out"], duration=duration, stdout=stdout,
                           stderr=stderr, stdout_bytes=len(stdout), stderr_bytes=len(stderr), metrics=metrics,
                           metrics_error=metrics_error, artifacts=list_artifacts(request.workdir))

@@ -113,7 +113,8 @@ def write_report(root: str | Path, run_id: str, *, llm: Any = None, on_call: Any
         _save_review(root, review, out)
         known = _known(facts)
         doc.add(*reviews.review_blocks(review, known, facts.ignore_words()))
-        pdf = build_pdf(doc, out, **({} if deadline is None else {"timeout": _pdf_seconds(deadline, len(facts.nodes))}))
+        limit = {} if deadline is None else {"timeout": _pdf_seconds(deadline, len(facts.nodes))}
+        pdf = build_pdf(doc, out, **limit)
         tree = write_tree_page(facts, store, out)
         outputs = ["report.md", "report.html", tree.name, *(fig.path for fig in figures), "review.json",
                    "report.tex"] + (["report.pdf"] if pdf.path else [])
