@@ -172,7 +172,8 @@ def main() -> None:
                         help="AIDE runs at once (they mostly wait on AIDE's own polling, not the CPU)")
     parser.add_argument("--workspace", choices=("fork", "local"), default="fork",
                         help="fork: scripts run in forks of a warm interpreter (fast); local: discover's local "
-                             "workspace with its sandbox (about 0.1 s more CPU per node, same choices)")
+                             "workspace with its sandbox (about 0.1 s more CPU per node; same choices with one "
+                             "worker, the machine's finish order with several)")
     parser.add_argument("--real-order", action="store_true",
                         help="with several workers, let nodes finish in the machine's order instead of one drawn "
                              "from the seed (bench/finish_order.py): runs then neither repeat nor pair")

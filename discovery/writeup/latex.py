@@ -11,7 +11,7 @@ from discovery.writeup.document import Document, to_latex
 
 ENGINES = ("pdflatex", "xelatex", "lualatex")
 TIMEOUT = 180.0  # seconds; a TeX run that hangs must not hold the end of a search
-MIN_SECONDS = 1.0  # less than this left before a deadline: no PDF (a short one rarely compiles in time)
+MIN_SECONDS = 1.0  # per TeX pass; less than this left before a deadline: no PDF (it rarely compiles in time)
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ def build_pdf(doc: Document, out: Path, *, timeout: float = TIMEOUT) -> PdfOutco
     if engine is None:
         return PdfOutcome(None, "PDF skipped: no TeX engine on PATH (" + ", ".join(ENGINES) + "); "
                           "report.tex is written for when one is installed")
-    if timeout < MIN_SECONDS:
-        return PdfOutcome(None, "PDF skipped: the run's --time limit left no time to compile it "
-                                "(`discover report` builds it)")
     # Citations are numbered on a second pass (the first one writes them to report.aux).
     passes = 2 if doc.references() else 1
+    if timeout / passes < MIN_SECONDS:
+        return PdfOutcome(None, "PDF skipped: the run's --time limit left no time to compile it "
+                                "(`discover report` builds it)")
     try:
         for _ in range(passes):
             done = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=out,

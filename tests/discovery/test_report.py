@@ -213,6 +213,7 @@ def test_a_deadline_too_close_for_the_pdf_skips_it(finished_run: tuple[Path, str
     assert time.time() <= deadline + 2.0  # nothing waited on TeX's minimum second any more
 
 
+@pytest.mark.slow
 def test_report_of_a_run_with_failures(tmp_path: Path, browser: str) -> None:
     root = tmp_path / "runs"
     run_id = rich_run(root)
