@@ -160,12 +160,11 @@ async def _discover(land: Landscape, seed: int, policy_name: str, workers: int, 
         if where == "fork":
             from fork_workspace import ForkWorkspace
 
-            workspace: Any = ForkWorkspace()
             if seeded_order:
                 from finish_order import SeededOrder
 
-                order = SeededOrder(in_flight=lambda: set(engine.tasks))
-                workspace.order = order
+                order = SeededOrder(in_flight=lambda: set(engine.tasks))  # the engine is made below
+            workspace: Any = ForkWorkspace(order=order)
         else:
             workspace = LocalWorkspace()
         client = LLMClient(config)

@@ -94,7 +94,6 @@ class ForkWorkspace:
         """Run the script in a forked child; the result as the local workspace would report it."""
         if self._free is None:
             self._start()
-        assert self._free is not None
         prepare_workdir(request)
         if self.order is None:
             return await self._run(request)
