@@ -204,7 +204,10 @@ def main() -> None:
                         help="LOW,HIGH: a node's run time is uniform in it (1,1.1: nodes finish about in order)")
     args = parser.parse_args()
     budgets = [int(b) for b in args.budgets.split(",")]
-    low, high = (float(x) for x in args.durations.split(","))
+    try:
+        low, high = (float(x) for x in args.durations.split(","))
+    except ValueError:
+        parser.error(f"--durations: expected LOW,HIGH (two numbers), got {args.durations!r}")
     with ProcessPoolExecutor(args.jobs) as pool:
         for family in args.families.split(","):
             print(f"\n{family}, K={args.workers}" + "".join(f"{b:>15}" for b in budgets))
