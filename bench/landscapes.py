@@ -16,7 +16,7 @@ Families are split in two sets that never mix:
 - evaluation (``EVAL_FAMILIES``), the table we report: smooth, plateau, deceptive, noisy,
   many, buggy;
 - tuning (``TUNE_FAMILIES``), the only ones constants may be chosen on: fourier, twopeak,
-  crashy, mesa. They have other shapes and other seeds (``TUNE_SEEDS`` vs ``EVAL_SEEDS``).
+  crashy, mesa, jitter. They have other shapes and other seeds (``TUNE_SEEDS`` vs ``EVAL_SEEDS``).
 
 Each landscape also draws the scientist's own character from its seed (how far an
 improvement steps, how often it follows the slope, how often it writes a bug or repeats
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EVAL_FAMILIES = ("smooth", "plateau", "deceptive", "noisy", "many", "buggy")
-TUNE_FAMILIES = ("fourier", "twopeak", "crashy", "mesa")
+TUNE_FAMILIES = ("fourier", "twopeak", "crashy", "mesa", "jitter")
 EVAL_SEEDS = range(1000, 1100)  # 100 available, the table uses the first --seeds of them
 TUNE_SEEDS = range(0, 100)
 
@@ -389,8 +389,17 @@ def _mesa(rng: random.Random, seed: int) -> Landscape:
     return Landscape("mesa", seed, params, switches, c, 0.01, conv, _character(rng))
 
 
+def _jitter(rng: random.Random, seed: int) -> Landscape:
+    """Two peaks measured through heavy noise: a tuning twin of noisy evaluation, on another shape."""
+    land = _twopeak(rng, seed)
+    land.family = "jitter"
+    land.noise = rng.uniform(0.05, 0.12)
+    return land
+
+
 _BUILDERS = {"smooth": _smooth, "plateau": _plateau, "deceptive": _deceptive, "noisy": _noisy, "many": _many,
-             "buggy": _buggy, "fourier": _fourier, "twopeak": _twopeak, "crashy": _crashy, "mesa": _mesa}
+             "buggy": _buggy, "fourier": _fourier, "twopeak": _twopeak, "crashy": _crashy, "mesa": _mesa,
+             "jitter": _jitter}
 
 
 def _calibrate(land: Landscape, rng: random.Random) -> None:

@@ -162,6 +162,8 @@ def main() -> None:
     parser.add_argument("--split", choices=("eval", "tune"), default="eval")
     parser.add_argument("--families", help="comma-separated (default: every family of the split)")
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="skip this many of the split's seeds (more seeds for a table: --first-seed 20 --seeds 20)")
     parser.add_argument("--workers", default="1,4", help="comma-separated K values")
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
@@ -197,7 +199,10 @@ def main() -> None:
     for f in families:
         if f not in allowed:
             parser.error(f"--families: {f!r} is not a {args.split} family ({', '.join(allowed)})")
-    seeds = list((EVAL_SEEDS if args.split == "eval" else TUNE_SEEDS)[: args.seeds])
+    pool_seeds = EVAL_SEEDS if args.split == "eval" else TUNE_SEEDS
+    seeds = list(pool_seeds[args.first_seed: args.first_seed + args.seeds])
+    if args.first_seed < 0 or len(seeds) < args.seeds:
+        parser.error(f"--first-seed/--seeds: the {args.split} split has seeds {pool_seeds.start}-{pool_seeds.stop - 1}")
     top = max(budgets)
     jobs = []
     for family in families:
