@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -58,24 +61,39 @@ def params_key(params: dict[str, ParamValue]) -> str:
     return repr(sorted(params.items()))
 
 
+@functools.lru_cache(maxsize=64)
 def code_key(code: str) -> str:
     """A hash of ``code`` that ignores comments, blank lines, formatting and docstrings.
 
-    Two proposals with the same key are the same experiment: the second is not run.
+    Two proposals with the same key are the same experiment: the second is not run. Cached:
+    the engine keys each proposal twice (the duplicate check, then the stored node), and a
+    long script costs milliseconds.
     """
-    import ast
-    import hashlib
-
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         text = "\n".join(" ".join(line.split()) for line in code.splitlines() if line.strip())
     else:
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                    and isinstance(getattr(body[0], "value", None), ast.Constant)
-                    and isinstance(body[0].value.value, str)):
-                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        _strip_docstrings(tree)
         text = ast.dump(tree, annotate_fields=False)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _strip_docstrings(tree: ast.Module) -> None:
+    """Drop the leading string statement of every statement body.
+
+    Statements nest only in statement lists, never in expressions, so walking those lists
+    reaches every body (``ast.walk`` would visit every expression node too, at several times
+    the cost on a long script).
+    """
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                stack.extend(c for c in children if isinstance(c, ast.AST))

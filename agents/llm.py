@@ -505,7 +505,9 @@ def _cost(litellm: Any, response: Any, config: LLMConfig | None = None) -> float
     # A model litellm has no price for costs what --price-in/--price-out say, else zero.
     hidden = getattr(response, "_hidden_params", None) or {}
     cost = hidden.get("response_cost")
-    if cost is None:
+    # litellm prices every response it returns; a None it left there means the model has no
+    # price, and asking again costs milliseconds per call for the same None.
+    if cost is None and "response_cost" not in hidden:
         try:
             cost = litellm.completion_cost(completion_response=response)
         except Exception:  # noqa: BLE001 - ModelNotMappedError and friends
