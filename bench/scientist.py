@@ -120,6 +120,7 @@ class Scientist:
         self.land = land
         self.ch = land.character
         self.rng = random.Random(f"scientist:{land.family}:{land.seed}:{seed}")
+        self.seed = seed
         self.lock = threading.Lock()
         self.seen: list[dict[str, Any]] = []  # configurations handed out (for repeats)
         self.counts: dict[str, int] = {}
@@ -268,13 +269,19 @@ class Scientist:
     # -- judgements -------------------------------------------------------------------------------
 
     def estimate(self, cfg: dict[str, Any], bug: int | None) -> float | None:
-        """The value agent's estimate for a script (None: a reply that is not JSON at all)."""
-        if self.rng.random() < self.ch.value_garbage:
+        """The value agent's estimate for a script (None: a reply that is not JSON at all).
+
+        Drawn from the script alone, not from the stream the code answers come from: asked
+        whenever the engine asks (with several workers, between other nodes' proposals), it
+        then shifts no later answer, and the same script always gets the same estimate.
+        """
+        rng = random.Random(f"value:{self.land.family}:{self.land.seed}:{self.seed}:{sorted(cfg.items())!r}:{bug}")
+        if rng.random() < self.ch.value_garbage:
             return None
         crash = bug is not None or self.land.crashes(self.land.coords(cfg))
         signal = 0.0 if crash else max(0.0, min(1.0, self.land.value(cfg)))
         skill = self.ch.value_skill
-        return max(0.0, min(1.0, skill * signal + (1 - skill) * self.rng.random() + self.rng.gauss(0, 0.05)))
+        return max(0.0, min(1.0, skill * signal + (1 - skill) * rng.random() + rng.gauss(0, 0.05)))
 
     def value(self, text: str) -> str:
         scripts = [p for p in (parse_program(c, self.land) for c in _FENCE.findall(text) if MARK in c) if p]

@@ -97,3 +97,13 @@ async def test_a_node_cancelled_while_held_lets_the_others_go():
     order.poke()
     await asyncio.wait_for(order.finish(1), 5)
     assert two.cancelled() and not order.ends
+
+
+@pytest.mark.slow
+def test_with_the_value_agent_four_workers_still_repeat_and_estimates_pair():
+    # The value agent's calls come between other nodes' proposals; its estimates are drawn
+    # from the script alone, so they shift nothing else and a run still repeats.
+    first = run_discover("crashy", 5, "mcts", 4, 20, value=True)
+    again = run_discover("crashy", 5, "mcts", 4, 20, value=True)
+    assert len(first.curve) == 20 and first.curve == again.curve and first.operators == again.operators
+    assert first.value_pairs and first.value_pairs == again.value_pairs
