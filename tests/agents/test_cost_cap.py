@@ -13,7 +13,9 @@ HELLO = [{"role": "user", "content": "Say hello."}]
 async def test_the_ledger_refuses_every_call_once_the_cap_is_spent(llm: ScriptedLLM) -> None:
     calls: list[LLMCall] = []
     ledger = CostLedger(limit=0.01)
-    client = LLMClient(fast_config(llm, model="openai/gpt-4o-mini"), calls.append, ledger=ledger)
+    # A long timeout: a first call through litellm can take seconds on a loaded machine, and a
+    # retried request would consume the reply this test keeps unsent.
+    client = LLMClient(fast_config(llm, model="openai/gpt-4o-mini", timeout=30.0), calls.append, ledger=ledger)
     llm.script(Reply("expensive", usage=(100_000, 1000)), Reply("never sent"))  # $0.0156 at gpt-4o-mini prices
     await client.complete(HELLO, role="code", purpose="draft")
     assert ledger.spent == pytest.approx(calls[0].cost) and ledger.spent >= 0.01
@@ -21,7 +23,7 @@ async def test_the_ledger_refuses_every_call_once_the_cap_is_spent(llm: Scripted
         await client.complete(HELLO, role="value", purpose="value_after")
     assert len(llm.requests) == 1 and llm.pending == 1  # refused before any request went out
     # Another client on the same ledger (the write-up's) is refused too, at once.
-    other = LLMClient(fast_config(llm, model="openai/gpt-4o-mini"), ledger=ledger)
+    other = LLMClient(fast_config(llm, model="openai/gpt-4o-mini", timeout=30.0), ledger=ledger)
     with pytest.raises(CostLimitReached):
         await other.complete(HELLO, role="writeup", purpose="writeup")
     assert len(llm.requests) == 1
