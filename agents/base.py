@@ -61,7 +61,7 @@ def params_key(params: dict[str, ParamValue]) -> str:
     return repr(sorted(params.items()))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=16)  # a few proposals in flight; scripts can be long
 def code_key(code: str) -> str:
     """A hash of ``code`` that ignores comments, blank lines, formatting and docstrings.
 
