@@ -20,6 +20,11 @@ class Proposal(BaseModel):
     code: str = Field(min_length=1)
     params: dict[str, ParamValue] = Field(default_factory=dict)
 
+    @functools.cached_property
+    def key(self) -> str:
+        """``code_key(self.code)``, computed once: the engine checks it for a duplicate, then stores it."""
+        return code_key(self.code)
+
 
 class ExpansionError(Exception):
     """The agent could not produce usable code this time (recorded, and the run goes on)."""
@@ -61,13 +66,10 @@ def params_key(params: dict[str, ParamValue]) -> str:
     return repr(sorted(params.items()))
 
 
-@functools.lru_cache(maxsize=16)  # a few proposals in flight; scripts can be long
 def code_key(code: str) -> str:
     """A hash of ``code`` that ignores comments, blank lines, formatting and docstrings.
 
-    Two proposals with the same key are the same experiment: the second is not run. Cached:
-    the engine keys each proposal twice (the duplicate check, then the stored node), and a
-    long script costs milliseconds.
+    Two proposals with the same key are the same experiment: the second is not run.
     """
     try:
         tree = ast.parse(code)
@@ -93,7 +95,7 @@ def _strip_docstrings(tree: ast.Module) -> None:
         if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
                 and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            children = getattr(node, field, None)
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, name, None)
             if isinstance(children, list):
                 stack.extend(c for c in children if isinstance(c, ast.AST))

@@ -505,7 +505,7 @@ class Engine:
         proposal = self._baseline(work.node) or await self._propose(work)
         if proposal is None:
             return {"expanded": False, "error": work.error, "exhausted": work.exhausted, "cut": work.cut}
-        key = code_key(proposal.code)
+        key = proposal.key
         self.code_keys.setdefault(key, node_id)
         work.node = work.node.model_copy(update={
             "plan": proposal.plan, "code": proposal.code, "params": proposal.params, "code_key": key})
@@ -632,7 +632,7 @@ class Engine:
                 else:
                     work.error = f"expansion failed: {exc}"
                 return None
-            same = self.code_keys.get(code_key(proposal.code))
+            same = self.code_keys.get(proposal.key)
             if same is None or same == work.node.id:
                 return proposal
             self.store.add_event(self.run.id, "duplicate", f"node {work.node.id}: proposal {ask + 1} repeats node "

@@ -54,3 +54,9 @@ def test_code_that_does_not_parse_is_keyed_by_its_words() -> None:
     broken = "def f(:\n    return  1\n"
     assert code_key(broken) == code_key("def f(:\n\n  return 1")
     assert code_key(broken) != code_key("def f(:\n    return 2\n")
+
+
+def test_a_proposal_carries_its_key() -> None:
+    from agents.base import Proposal
+
+    assert Proposal(plan="Run it.", code=SCRIPT).key == code_key(SCRIPT)
