@@ -47,11 +47,14 @@ PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation
 
 
 def _job(args: tuple) -> dict:
-    family, seed, policy, workers, budget, value, where, seeded = args
+    family, seed, policy, workers, budget, value, where, seeded, drafts = args
     from agent_bench import run_discover
 
-    out = run_discover(family, seed, policy, workers, budget, value=value, workspace=where, seeded_order=seeded)
+    params = {} if drafts is None else {"num_drafts": drafts}
+    out = run_discover(family, seed, policy, workers, budget, params=params, value=value, workspace=where,
+                       seeded_order=seeded)
     return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value, "budget": budget,
+            "drafts": drafts,
             "curve": out.curve, "seconds": out.seconds, "operators": out.operators, "pairs": out.value_pairs,
             "calls": out.calls, "duplicates": out.duplicates}
 
@@ -167,6 +170,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4", help="comma-separated K values")
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
+    parser.add_argument("--num-drafts", type=int,
+                        help="every policy's draft count (default: the policies' own default, as `discover run`)")
     parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")
     parser.add_argument("--aide", action="store_true", help="also run AIDE (needs bash bench/aide_setup.sh)")
     parser.add_argument("--aide-budget", type=int, help="AIDE's steps per run (default: the largest budget)")
@@ -203,6 +208,8 @@ def main() -> None:
     seeds = list(pool_seeds[args.first_seed: args.first_seed + args.seeds])
     if args.first_seed < 0 or len(seeds) < args.seeds:
         parser.error(f"--first-seed/--seeds: the {args.split} split has seeds {pool_seeds.start}-{pool_seeds.stop - 1}")
+    if args.num_drafts is not None and args.num_drafts < 1:
+        parser.error("--num-drafts: must be at least 1")
     top = max(budgets)
     jobs = []
     for family in families:
@@ -212,9 +219,11 @@ def main() -> None:
                     continue  # with one worker bfts is greedy
                 if policy == "drafts" and workers > 1:
                     continue  # best of N drafts does not depend on K
-                jobs += [(family, s, policy, workers, top, False, args.workspace, not args.real_order) for s in seeds]
+                jobs += [(family, s, policy, workers, top, False, args.workspace, not args.real_order,
+                         args.num_drafts) for s in seeds]
             if PRIOR in policies and not args.no_ablation:
-                jobs += [(family, s, PRIOR, workers, top, True, args.workspace, not args.real_order) for s in seeds]
+                jobs += [(family, s, PRIOR, workers, top, True, args.workspace, not args.real_order,
+                         args.num_drafts) for s in seeds]
     t0 = time.perf_counter()
     results: list[dict] = []
     # Workers start by forkserver: AIDE's threads and servers run in this process, and forking a

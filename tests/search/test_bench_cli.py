@@ -13,6 +13,7 @@ from tests.conftest import ROOT
 @pytest.mark.parametrize(("script", "args", "flag"), [
     ("search_quality.py", ["--first-seed", "95", "--seeds", "10"], "--first-seed/--seeds"),
     ("search_quality.py", ["--first-seed", "-1", "--seeds", "1"], "--first-seed/--seeds"),
+    ("search_quality.py", ["--num-drafts", "0"], "--num-drafts"),
     ("policy_sim.py", ["--durations", "1"], "--durations"),
 ])
 def test_a_bad_flag_is_one_line_naming_it(script: str, args: list[str], flag: str) -> None:
