@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the policy and agent (default 0)")
     p.add_argument("--metric", help="NAME[:maximize|minimize]: the metric to optimise; replaces the idea's "
                                     "(with a notice), and names it for idea JSON that has none")
-    p.add_argument("--num-drafts", type=int, default=3, help="drafts before improving (default 3)")
+    p.add_argument("--num-drafts", type=int, default=5, help="drafts before improving (default 5)")
     _task_flags(p)
     _workspace_flags(p)
     p.add_argument("--final-seeds", type=int, default=0,

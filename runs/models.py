@@ -240,7 +240,7 @@ class RunConfig(BaseModel):
     output_cap: int = Field(default=1_000_000, ge=1024)  # bytes kept per stream
     final_seeds: int = Field(default=0, ge=0)  # re-run the top nodes with this many seeds at the end
     final_top_k: int = Field(default=3, ge=1)
-    num_drafts: int = Field(default=3, ge=1)
+    num_drafts: int = Field(default=5, ge=1)  # search.base.DEFAULT_DRAFTS (runs imports no other package)
     # With a model: ask the value agent for each node's promise before it runs and after (stored,
     # and mcts uses it as a prior). Off by default: on the benchmark it did not improve the search.
     value_agent: bool = False

@@ -31,7 +31,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from search.base import Action
+from search.base import DEFAULT_DRAFTS, Action
 from search.tree import SearchTree, TreeNode
 
 
@@ -39,7 +39,7 @@ from search.tree import SearchTree, TreeNode
 class AdaptivePolicy:
     """Greedy exploitation with stagnation-triggered widening (see the module docstring)."""
 
-    num_drafts: int = 3
+    num_drafts: int = DEFAULT_DRAFTS
     debug_prob: float = 0.5
     max_debug_depth: int = 3
     stall: int = 8  # scored nodes after the best without beating it before widening

@@ -12,6 +12,12 @@ from typing import Protocol
 
 from search.tree import SearchTree
 
+# Drafts every policy makes before it improves (the run's --num-drafts; runs.models.RunConfig
+# and the CLI say the same). Five, not three, as AIDE: where drafts are a lottery (flat or
+# noisy landscapes) two more tickets early paid more on the tuning families than two fewer
+# improvements cost elsewhere (docs/search.md, "Five drafts").
+DEFAULT_DRAFTS = 5
+
 
 @dataclass(frozen=True, slots=True)
 class Action:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from search.base import Action
+from search.base import DEFAULT_DRAFTS, Action
 from search.tree import SearchTree, TreeNode
 
 
@@ -34,7 +34,7 @@ class BFTSPolicy:
     """Drafts first, then debug a buggy leaf with ``debug_prob``, else improve the best
     node, spreading in-flight nodes over different drafts' trees."""
 
-    num_drafts: int = 3
+    num_drafts: int = DEFAULT_DRAFTS
     debug_prob: float = 0.5
     max_debug_depth: int = 3
     name: str = "bfts"

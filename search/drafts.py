@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from search.base import Action
+from search.base import DEFAULT_DRAFTS, Action
 from search.tree import SearchTree
 
 
@@ -17,7 +17,7 @@ class DraftsPolicy:
     default ``debug_prob`` of 0 they change nothing (``num_drafts`` is all of them).
     """
 
-    num_drafts: int = 3
+    num_drafts: int = DEFAULT_DRAFTS
     debug_prob: float = 0.0
     max_debug_depth: int = 3
     name: str = "drafts"

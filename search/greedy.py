@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from search.base import Action
+from search.base import DEFAULT_DRAFTS, Action
 from search.tree import SearchTree
 
 
@@ -15,7 +15,7 @@ class GreedyPolicy:
     """``num_drafts`` drafts first; then with ``debug_prob`` debug a buggy leaf whose debug
     chain is shorter than ``max_debug_depth``; otherwise improve the best valid node."""
 
-    num_drafts: int = 3
+    num_drafts: int = DEFAULT_DRAFTS
     debug_prob: float = 0.5
     max_debug_depth: int = 3
     name: str = "greedy"

@@ -46,7 +46,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from search.base import Action
+from search.base import DEFAULT_DRAFTS, Action
 from search.tree import SearchTree, TreeNode
 
 _Option = tuple["TreeNode | None", "Action | None"]  # (node to descend into, or the expansion to return)
@@ -56,7 +56,7 @@ _Option = tuple["TreeNode | None", "Action | None"]  # (node to descend into, or
 class MCTSPolicy:
     """PUCT tree search with progressive widening, virtual loss and debug chains."""
 
-    num_drafts: int = 3  # drafts made before the first walk
+    num_drafts: int = DEFAULT_DRAFTS  # drafts made before the first walk
     max_debug_depth: int = 3
     c_puct: float = 0.05  # exploration below the root
     c_root: float = 0.4  # exploration among drafts and new drafts

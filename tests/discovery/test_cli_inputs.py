@@ -227,3 +227,14 @@ def test_python_api_runs_dir_from_the_environment(tmp_path: Path, monkeypatch: p
     store = RunStore(tmp_path / "from-env", readonly=True)
     run_ = store.get_run(result.run_id)
     assert run_.config.time_limit == 60 and run_.idea.metric.direction == "minimize"
+
+
+def test_the_draft_count_has_one_default_everywhere() -> None:
+    # The CLI, the stored config and the policies built without a config must agree: the
+    # benchmarks build policies directly, users go through the CLI.
+    from search.base import DEFAULT_DRAFTS
+    from search.policy import POLICIES, make_policy
+
+    flags = build_parser().parse_args(["run", "idea.md"])
+    assert flags.num_drafts == RunConfig().num_drafts == DEFAULT_DRAFTS
+    assert {make_policy(name).num_drafts for name in POLICIES} == {DEFAULT_DRAFTS}

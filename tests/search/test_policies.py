@@ -112,8 +112,8 @@ def test_greedy_improves_the_best_and_debugs_within_the_depth_limit():
     a, best = b.add(metric=0.2), b.add(metric=0.8)
     b.add(metric=0.5)
     bug = b.add(a, status="buggy")
-    never = GreedyPolicy(debug_prob=0.0)
-    always = GreedyPolicy(debug_prob=1.0, max_debug_depth=1)
+    never = GreedyPolicy(num_drafts=3, debug_prob=0.0)
+    always = GreedyPolicy(num_drafts=3, debug_prob=1.0, max_debug_depth=1)
     assert never.select(b.tree, rng()) == Action("improve", best)
     assert always.select(b.tree, rng()) == Action("debug", bug)
     b.add(bug, status="buggy")  # the chain reaches depth 1
