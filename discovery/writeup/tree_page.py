@@ -253,7 +253,9 @@ let token = 0;
 async function select(i, centre) {
   selected = i; const r = D.nodes[i], mine = ++token;
   if (location.hash !== `#node-${r[ID]}`) history.replaceState(null, "", `#node-${r[ID]}`);
-  if (centre && (px(i) < 40 || px(i) > W - 40 || py(i) < 40 || py(i) > H - 40)) { tx += W / 2 - px(i); ty += H / 2 - py(i); }
+  // Centre only a node off the view: fit() leaves every node 24 px inside it, and a tighter test
+  // here scrolled half a fitted tree away whenever the node opened on was its first or last leaf.
+  if (centre && (px(i) < 12 || px(i) > W - 12 || py(i) < 12 || py(i) > H - 12)) { tx += W / 2 - px(i); ty += H / 2 - py(i); }
   redraw();
   const path = []; for (let j = i; j >= 0; j = par[j]) path.unshift(j);
   const el = document.getElementById("details");
