@@ -45,6 +45,7 @@ def test_run_with_a_model_records_calls_reviews_values_and_flags(tmp_path: Path)
     with ScriptedLLM(handler=Reviewing()) as server:
         done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/gpt-4o-mini",
                         "--api-base", server.api_base, "--budget", "6", "--workers", "2", "--value-agent", "--quiet",
+                        "--num-drafts", "3",  # room for improvements and debugs in six nodes
                         cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "agent llm:openai/gpt-4o-mini" in done.stderr
