@@ -43,7 +43,7 @@ def create_run(store: RunStore, idea: Idea, config: RunConfig, **extra: Any) -> 
     """Insert a new run for ``idea`` and return it."""
     run = Run(id=store.new_run_id(idea.title), idea=idea, config=config, created_at=time.time(),
               agent=agent_name(config), workspace=config.workspace, pid=os.getpid(), **extra)
-    store.create_run(run)
+    run = store.create_run(run)  # its id may differ from the one asked for: another process took it
     store.add_event(run.id, "run_started", f"{config.policy} policy, {run.agent} agent, {config.workers} workers")
     return run
 

@@ -45,13 +45,13 @@ def fork_run(store: RunStore, run_id: str, node_id: int, scope: Scope = "path", 
         created_at=time.time(), parent_run_id=run_id, parent_node_id=node_id, agent=agent,
         workspace=new_config.workspace, focus_node_id=node_id, focus_within=scope != "all",
     )
+    fork = store.create_run(fork)  # first: its id is final only once it is stored
     path = _path(nodes, node_id)
     # The fork goes on from the node: a prune in the old run does not close the way to it.
     copies = [nodes[i].model_copy(update={"run_id": fork.id, **({"pruned": False} if i in path else {})})
               for i in sorted(keep)]
     for node in copies:
         _copy_folder(store, run_id, fork.id, node.id)
-    store.create_run(fork)
     store.save_nodes(copies)
     store.add_event(fork.id, "forked", f"from run {run_id} node {node_id} ({scope}, {len(copies)} nodes copied)")
     return fork.id

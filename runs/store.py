@@ -219,18 +219,28 @@ class RunStore:
     # -- schema -------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
-        """Create missing tables and add columns that a store from an older version lacks."""
-        tables = set(self._db.table_names())
-        for name, spec in SCHEMA.items():
-            table = self._db[name]
-            if name not in tables:
-                table.create(spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"))
-                for index in spec.get("indexes", []):
-                    table.create_index(index)
-                continue
-            for column, kind in spec["columns"].items():
-                if column not in table.columns_dict:
-                    table.add_column(column, kind)
+        """Create missing tables and add columns that a store from an older version lacks.
+
+        Under a write lock: two processes opening a new store at once (two runs started
+        together) both saw no tables, and the second to create one crashed."""
+        conn = self._db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            tables = set(self._db.table_names())
+            for name, spec in SCHEMA.items():
+                table = self._db[name]
+                if name not in tables:
+                    table.create(spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"))
+                    for index in spec.get("indexes", []):
+                        table.create_index(index)
+                    continue
+                for column, kind in spec["columns"].items():
+                    if column not in table.columns_dict:
+                        table.add_column(column, kind)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
 
     # -- folders ------------------------------------------------------------------------
 
@@ -242,15 +252,31 @@ class RunStore:
 
     # -- runs ---------------------------------------------------------------------------
 
-    def create_run(self, run: Run) -> None:
-        """Insert a new run; its id must be unused."""
-        with self._db.conn:
-            self._db["runs"].insert(_run_row(run))
+    def create_run(self, run: Run) -> Run:
+        """Insert a new run and return it as stored, under the id it asked for or, when another
+        process took that id meanwhile (two runs of one idea started in the same second), the
+        first free ``ID-N``. Use the returned run's id from here on."""
+        wanted = run.id
+        for _ in range(1000):
+            try:
+                with self._db.conn:
+                    self._db["runs"].insert(_run_row(run))
+                return run
+            except sqlite3.IntegrityError:
+                if not self._db.execute("select 1 from runs where id = ?", [run.id]).fetchone():
+                    raise  # not the id: a real constraint failure
+                run = run.model_copy(update={"id": self._free_id(wanted)})
+        raise StoreError(f"no free run id like {wanted}")
 
     def new_run_id(self, title: str) -> str:
-        """An unused id ``YYYYMMDD-HHMMSS-slug``: sorts by time and says what the run is about."""
+        """An unused id ``YYYYMMDD-HHMMSS-slug``: sorts by time and says what the run is about.
+        Another process may take it before this one inserts its run: ``create_run`` then picks
+        the next free one."""
         words = re.findall(r"[a-z0-9]+", title.lower())
-        base = f"{time.strftime('%Y%m%d-%H%M%S')}-{'-'.join(words[:4])[:40] or 'run'}"
+        return self._free_id(f"{time.strftime('%Y%m%d-%H%M%S')}-{'-'.join(words[:4])[:40] or 'run'}")
+
+    def _free_id(self, base: str) -> str:
+        """``base`` when no run has it, else the first ``base-N`` (N = 2, 3...) none has."""
         taken = {r["id"] for r in self._db.query("select id from runs where id like ?", [base + "%"])}
         run_id, n = base, 2
         while run_id in taken:

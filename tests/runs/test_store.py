@@ -193,3 +193,44 @@ def test_a_damaged_or_foreign_file_is_refused_before_anything_is_written(tmp_pat
                 RunStore(folder, readonly=readonly)
         assert (folder / "discover.db").read_bytes() == before
         assert sorted(p.name for p in folder.iterdir()) == ["discover.db"]
+
+
+def test_two_processes_starting_one_idea_in_the_same_second_get_two_runs(runs_dir: Path) -> None:
+    # Each process picks the free id, then inserts: the second to insert finds it taken and
+    # must get the next free one, not a crash (seen with two `discover run` started together).
+    first, second = RunStore(runs_dir), RunStore(runs_dir)
+    wanted = first.new_run_id("Same idea")
+    assert second.new_run_id("Same idea") == wanted
+    a = first.create_run(make_run(wanted))
+    b = second.create_run(make_run(wanted))
+    c = second.create_run(make_run(wanted))
+    assert a.id == wanted and b.id == f"{wanted}-2" and c.id == f"{wanted}-3"
+    reader = RunStore(runs_dir, readonly=True)
+    assert sorted(r.id for r in reader.list_runs()) == [wanted, f"{wanted}-2", f"{wanted}-3"]
+
+
+CREATE_ONE = """
+import sys, time
+from runs.models import Idea, MetricSpec, Run, RunConfig
+from runs.store import RunStore
+store = RunStore(sys.argv[1])
+idea = Idea(title="Same idea", metric=MetricSpec(name="acc"), baseline="X = 1\\n")
+print(store.create_run(Run(id=store.new_run_id(idea.title), idea=idea, config=RunConfig(), created_at=time.time())).id)
+"""
+
+
+def test_processes_opening_a_new_store_at_once_each_store_their_run(runs_dir: Path) -> None:
+    # Real processes on one new folder: the schema is made once, under a lock, and every run
+    # gets its own id (before, a second process creating a table crashed).
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    procs = [subprocess.Popen([sys.executable, "-c", CREATE_ONE, str(runs_dir)], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    ids = {out.strip() for out, _ in outs}
+    assert len(ids) == 6
+    assert {r.id for r in RunStore(runs_dir, readonly=True).list_runs()} == ids
