@@ -221,26 +221,42 @@ class RunStore:
     def _ensure_schema(self) -> None:
         """Create missing tables and add columns that a store from an older version lacks.
 
-        Under a write lock: two processes opening a new store at once (two runs started
-        together) both saw no tables, and the second to create one crashed."""
+        Under a write lock, and only when something is missing: two processes opening a new
+        store at once (two runs started together) both saw no tables, and the second to create
+        one crashed; a complete store opens without taking the lock."""
+        if not self._schema_gaps():
+            return
         conn = self._db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            tables = set(self._db.table_names())
-            for name, spec in SCHEMA.items():
-                table = self._db[name]
-                if name not in tables:
+            # Asked again under the lock: another process may have filled the gaps meanwhile.
+            for name, missing in self._schema_gaps().items():
+                spec, table = SCHEMA[name], self._db[name]
+                if missing is None:
                     table.create(spec["columns"], pk=spec["pk"], not_null=spec.get("not_null"))
                     for index in spec.get("indexes", []):
                         table.create_index(index)
                     continue
-                for column, kind in spec["columns"].items():
-                    if column not in table.columns_dict:
-                        table.add_column(column, kind)
+                for column in missing:
+                    table.add_column(column, spec["columns"][column])
             conn.commit()
         except BaseException:
             conn.rollback()
             raise
+
+    def _schema_gaps(self) -> dict[str, list[str] | None]:
+        """What SCHEMA has that the database lacks: a whole table (None) or some of its columns."""
+        tables = set(self._db.table_names())
+        gaps: dict[str, list[str] | None] = {}
+        for name, spec in SCHEMA.items():
+            if name not in tables:
+                gaps[name] = None
+                continue
+            have = self._db[name].columns_dict
+            missing = [column for column in spec["columns"] if column not in have]
+            if missing:
+                gaps[name] = missing
+        return gaps
 
     # -- folders ------------------------------------------------------------------------
 
