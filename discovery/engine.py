@@ -318,10 +318,10 @@ class Engine:
             if target.in_flight:
                 return None  # a fork of an unfinished node runs it again first, then goes on from it
             self.expand_focus_first = False
-            if target.valid and not self.tree.is_pruned(target.id):
-                return Action("improve", target.id)
-            if self.tree.debuggable(target) and not self.tree.is_pruned(target.id):
-                return Action("debug", target.id)
+            # As for a node the user pushed: the fork's node is expanded even if the run it
+            # came from had expanded it already (a buggy node with a debug child is debugged anew).
+            if not self.tree.is_pruned(target.id) and (target.valid or target.status == "buggy"):
+                return Action("improve" if target.valid else "debug", target.id)
         return select_within(self.policy, self.tree, self.focus, self.rng)
 
     def _create(self, action: Action) -> Node:

@@ -479,3 +479,26 @@ def test_a_fork_goes_on_from_its_node(source_run: tuple[RunStore, str], tmp_path
     ran_before = {params_key(n.params) for n in old.values()}
     assert not [i for i in fresh if params_key(nodes[i].params) in ran_before]
     assert fork.focus_node_id == node.id and fork.focus_within == (scope != "all")
+
+
+@pytest.mark.slow
+def test_a_fork_of_a_buggy_node_that_was_debugged_debugs_it_again(source_run: tuple[RunStore, str],
+                                                                    tmp_path: Path) -> None:
+    """Forking from a buggy node whose debug already has a child starts with a new debug of
+    that node (seen in CI: the fork fell through to the policy and improved the child)."""
+    store, run_id = source_run
+    old = store.nodes(run_id)
+    parents = {n.parent_id for n in old}
+    node = next(n for n in old if n.id in parents)
+    # Make it the shape CI met: a buggy node whose debug child exists.
+    store.save_node(store.get_node(run_id, node.id).model_copy(
+        update={"status": NodeStatus.buggy, "metric": None, "error": "ValueError: made buggy by the test"}))
+    done = subprocess.run(
+        [sys.executable, "-m", "discovery.cli", "--runs-dir", str(store.root), "fork", run_id, "--node", str(node.id),
+         "--subtree", "--budget", "2", "--workers", "1", "--policy", "greedy", "--quiet"],
+        capture_output=True, text=True, env=ENV, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    fork = store.get_run(store.resolve_run(None))
+    fresh = sorted((n for n in store.nodes(fork.id) if n.created_at >= fork.created_at), key=lambda n: n.id)
+    assert len(fresh) == 2
+    assert (fresh[0].parent_id, fresh[0].operator) == (node.id, "debug")
