@@ -169,7 +169,10 @@ def _row(spec: str) -> tuple[str, str, dict[str, Any]]:
     params: dict[str, Any] = {}
     for pair in filter(None, assignments.split(",")):
         key, value = pair.split("=")
-        params[key] = float(value) if "." in value else int(value)
+        if value in ("True", "False"):
+            params[key] = value == "True"
+        else:
+            params[key] = float(value) if "." in value else int(value)
     return label or spec, name, params
 
 
