@@ -23,6 +23,10 @@ _CODE_START = re.compile(r"^(import |from \w[\w.]* import |def |class |#!|[A-Z_]
 _PLAN = re.compile(r"^\s*(?:#+\s*)?\**plan\**\s*:?\**\s*", re.IGNORECASE)
 _HEADER_LINE = re.compile(r"^[\s*#]*(CHANGE|ABLATION)[\s*]*:", re.IGNORECASE)
 NOTHING_LEFT = "NOTHING_LEFT"
+# Reasoning models served without a reasoning parser (Qwen3, DeepSeek-R1 distills behind
+# llama.cpp, Ollama or vLLM) write their thoughts into the reply, drafts of code included.
+_THINK_OPEN = re.compile(r"\A\s*<(think|thinking|reasoning)>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</(think|thinking|reasoning)>", re.IGNORECASE)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,6 +37,27 @@ class NoCode(ValueError):
 
 class BadJSON(ValueError):
     """The reply holds no JSON object that fits the expected model; the message says why."""
+
+
+def strip_reasoning(reply: str) -> str:
+    """The answer in ``reply`` without the model's reasoning (``<think>...</think>`` and kin).
+
+    A reasoning block is one that opens the reply, or one whose closing tag alone is there
+    (chat templates that put the opening tag in the prompt). A closing tag inside a fenced
+    code block is code, not the end of reasoning. A reply cut off while still reasoning
+    has no answer: the empty string.
+    """
+    text = reply
+    while True:
+        fenced = [m.span() for m in _FENCE.finditer(text)]
+        close = next((m for m in _THINK_CLOSE.finditer(text)
+                      if not any(a <= m.start() < b for a, b in fenced)), None)
+        if close is not None:
+            text = text[close.end():].lstrip()
+        elif _THINK_OPEN.match(text):
+            return ""
+        if close is None or not _THINK_OPEN.match(text):
+            return text
 
 
 def extract_code(reply: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agents.extract import strip_reasoning
 from runs.models import RunConfig
 
 Role = Literal["code", "value", "review", "metric", "writeup"]
@@ -347,7 +348,8 @@ class LLMClient:
             self.total_cost += call.cost
             self.ledger.add(call.cost)
             await self._report(call)
-            return Completion(text=text, call=call)
+            # The record keeps the reply as sent; callers get the answer without its reasoning.
+            return Completion(text=strip_reasoning(text), call=call)
         raise LLMError(f"{purpose} call to {model} failed: {last_error}")  # unreachable: the loop raises
 
     def supports_vision(self, role: Role = "review") -> bool:

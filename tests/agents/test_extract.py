@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel, Field
 
-from agents.extract import BadJSON, NoCode, extract_code, extract_header, extract_json, extract_plan
+from agents.extract import (
+    BadJSON,
+    NoCode,
+    extract_code,
+    extract_header,
+    extract_json,
+    extract_plan,
+    strip_reasoning,
+)
 
 SCRIPT = 'import json\nx = 1\njson.dump({"acc": x}, open("metrics.json", "w"))\n'
 
@@ -79,3 +87,36 @@ def test_json_bare_fenced_amid_prose_and_invalid() -> None:
         extract_json('{"value": 7}', Score)
     with pytest.raises(BadJSON, match="no JSON object"):
         extract_json('{"value": 0.5,', Score)
+
+
+DECOY = 'import json\njson.dump({"acc": 99}, open("metrics.json", "w"))\nprint("a longer draft of the script")\n'
+
+
+@pytest.mark.parametrize("reply", [
+    f"<think>\nFirst idea:\n```python\n{DECOY}```\nNo, smaller.\n</think>\n\nPlan: x = 1.\n```python\n{SCRIPT}```\n",
+    # The chat template put <think> in the prompt: only the closing tag is in the reply.
+    f"Okay, the user wants a script.\n```python\n{DECOY}```\n</think>\nPlan: x = 1.\n```python\n{SCRIPT}```",
+    f"  <THINKING>hmm</THINKING>\n<think>more</think>Plan: x = 1.\n```python\n{SCRIPT}```",
+])
+def test_reasoning_is_not_the_answer(reply: str) -> None:
+    answer = strip_reasoning(reply)
+    assert extract_code(answer) == SCRIPT and extract_plan(answer) == "x = 1."
+    assert "think" not in answer.lower()
+
+
+def test_a_closing_tag_in_code_is_code_and_a_cut_reasoning_has_no_answer() -> None:
+    code = 'TAG = "</think>"\nprint(TAG)\n'
+    reply = f"Plan: print the tag.\n```python\n{code}```\n"
+    assert strip_reasoning(reply) == reply and extract_code(strip_reasoning(reply)) == code
+    assert strip_reasoning("<think>\nLet me write the script.\n```python\nimport json\n") == ""
+    assert strip_reasoning("No tags at all.") == "No tags at all."
+    with pytest.raises(NoCode, match="no ```python code block"):
+        extract_code(strip_reasoning("<think>cut off while reasoning"))
+
+
+def test_json_after_reasoning_that_holds_other_objects() -> None:
+    class Value(BaseModel):
+        value: float
+
+    reply = '<think>Maybe {"value": 0.1}? No, it is better.</think>\n{"value": 0.7}'
+    assert extract_json(strip_reasoning(reply), Value).value == 0.7

@@ -48,6 +48,21 @@ async def test_reply_is_recorded_with_tokens_node_and_ids(llm: ScriptedLLM) -> N
     assert calls[-1].node_id is None
 
 
+@pytest.mark.parametrize("raw", [
+    # litellm itself moves a leading <think> block out of the content...
+    "<think>\nThe user says hello. ```python\nprint('draft')\n```\n</think>\n\nHello!",
+    # ... but not a reply whose opening tag was in the chat template, nor a second block.
+    "The user says hello.\n```python\nprint('draft')\n```\n</think>\n\nHello!",
+    "<think>one</think>\n<think>two ```python\nprint('draft')\n```</think>Hello!",
+])
+async def test_a_reasoning_models_thoughts_are_not_its_answer(llm: ScriptedLLM, raw: str) -> None:
+    client, calls = client_for(llm)
+    llm.script(Reply(raw))
+    done = await client.complete(HELLO, role="code", purpose="draft")
+    assert done.text.strip() == "Hello!"
+    assert calls[-1].reply.strip().endswith("Hello!")  # the record keeps the reply as received
+
+
 async def test_429_then_success_backs_off_and_records_both(llm: ScriptedLLM) -> None:
     client, calls = client_for(llm)
     llm.script(Reply(status=429, headers={"Retry-After": "0.2"}), Reply("ok"))

@@ -118,3 +118,41 @@ def test_max_cost_stops_the_run_cleanly(tmp_path: Path) -> None:
     assert len(store.nodes(run_id)) < 30
     assert any(e.kind == "stopping" and e.message == "cost" for _, e in store.events(run_id))
     assert (store.run_dir(run_id) / "report" / "report.md").exists()
+
+
+class Reasoning(Reviewing):
+    """A reasoning model served without a reasoning parser: each reply starts with its thoughts
+    (the opening tag was in the chat template), which hold a longer complete script and JSON
+    verdicts that are not the answer."""
+
+    DECOY = variant(0.05, 16) + "print('DECOY: a draft the model thought about and dropped')\n" * 40
+
+    def __call__(self, req: Request) -> Reply:
+        reply = super().__call__(req)
+        if reply.status != 200 or reply.content == "OK":
+            return reply
+        thoughts = (f"Let me think. A first try:\n```python\n{self.DECOY}```\nOr as JSON: "
+                    '{"value": 0.1, "explanation": "poor"} {"score": 1, "verdict": "invalid", "issues": ["x"], '
+                    '"summary": "Dropped."}\nNo, better not.\n</think>\n\n')
+        return Reply(thoughts + reply.content)
+
+
+@pytest.mark.slow
+def test_a_reasoning_models_thoughts_are_not_taken_for_its_answer(tmp_path: Path) -> None:
+    with ScriptedLLM(handler=Reasoning()) as server:
+        done = discover("run", str(EXAMPLES / "mlp_spirals" / "idea.md"), "--model", "openai/qwen3",
+                        "--api-base", server.api_base, "--budget", "8", "--workers", "1", "--value-agent", "--quiet",
+                        "--num-drafts", "3", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    store = RunStore(tmp_path / "runs", readonly=True)
+    run_id = store.resolve_run(None)
+    nodes = store.nodes(run_id)
+    written = [n for n in nodes if n.code and n.id != 1]  # node 1 is the baseline, no model call
+    assert len(written) >= 3 and not [n.id for n in written if "DECOY" in n.code]
+    assert not [n.id for n in nodes if "think" in n.plan.lower()]
+    assert all(n.value == 0.7 for n in written)  # the answer's estimate, not the 0.1 in the thoughts
+    # The reviewer's answer, not the "invalid" in its thoughts: only the leaky variant is flagged.
+    flagged = [n for n in nodes if n.status == NodeStatus.flagged]
+    good = [n for n in written if n.status == NodeStatus.good]
+    assert good and all(store.reviews(run_id, n.id)[0].verdict == "valid" for n in good)
+    assert flagged and all(n.params.get("LR") == 1.0 for n in flagged)
