@@ -35,7 +35,9 @@ def judge(result: ExecResult, metric: MetricSpec) -> Verdict:
         return Verdict(NodeStatus.buggy, error=f"metrics.json has no {metric.name!r} (it has {names})")
     value = result.metrics[metric.name]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value!r}, not a number")
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {shown}, not a number")
     if not math.isfinite(value):
         return Verdict(NodeStatus.buggy, error=f"metric {metric.name!r} is {value}")
     if result.review:

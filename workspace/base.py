@@ -120,13 +120,26 @@ def read_metrics(workdir: Path) -> tuple[dict[str, Any] | None, str | None]:
         return None, f"{METRICS_FILE} is larger than 1 MB"
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return None, f"{METRICS_FILE} is not valid JSON ({exc})"
+    except RecursionError:
+        return None, f"{METRICS_FILE} nests too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4300 digits
+        return None, f"{METRICS_FILE} is not valid JSON ({str(exc)[:200]})"
     if not isinstance(data, dict):
         return None, f"{METRICS_FILE} must hold a JSON object"
-    # NaN and infinities are kept as strings so that the store's JSON stays valid.
-    clean = {str(k): (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in data.items()}
-    return clean, None
+    return {str(k): _storable(v) for k, v in data.items()}, None
+
+
+def _storable(value: Any) -> Any:
+    """A top-level metrics value as the store keeps it: NaN, infinities and integers no float can
+    hold become strings, so that the store's JSON stays valid and no reader overflows on them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return f"{str(value)[:20]}... ({len(str(value))} digits)"
+    return value
 
 
 def list_artifacts(workdir: Path) -> list[str]:
