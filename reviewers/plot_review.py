@@ -19,9 +19,12 @@ def find_plots(folder: Path, artifacts: list[str] | None = None) -> list[Path]:
     """PNG files a node saved (from its artifact list, else its folder), at most MAX_PLOTS."""
     names = artifacts if artifacts is not None else [str(p.relative_to(folder)) for p in sorted(folder.rglob("*.png"))]
     out = []
+    root = folder.resolve()
     for name in names:
         path = folder / name
-        if path.suffix.lower() == ".png" and path.is_file() and 0 < path.stat().st_size <= MAX_BYTES:
+        # Not through a link the node planted (plot.png -> a key of the user's): the image goes to a model.
+        if (path.suffix.lower() == ".png" and path.is_file() and not path.is_symlink()
+                and path.resolve().is_relative_to(root) and 0 < path.stat().st_size <= MAX_BYTES):
             out.append(path)
     return out[:MAX_PLOTS]
 

@@ -60,21 +60,30 @@ def requeue_unfinished(store: RunStore, run_id: str) -> list[int]:
 
 
 def _tail(path: Path) -> str:
+    # O_NOFOLLOW: the node may have replaced its output by a link to a file of the user's,
+    # and this tail goes into the store and the next prompts.
     try:
-        data = path.read_bytes()
+        with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - _TAIL))
+            data = f.read(_TAIL)
     except OSError:
         return ""
-    return data[-_TAIL:].decode(errors="replace")
+    return data.decode(errors="replace")
 
 
 def _kill_leftover(folder: Path) -> None:
     """Kill the process group recorded in the node folder if it still runs this node's script."""
     try:
-        pid = int((folder / "pid").read_text())
+        with os.fdopen(os.open(folder / "pid", os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+            pid = int(f.read(32))
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return
-    if b"experiment.py" in cmdline:
+    # The node can write its pid file: only a process started as this node (its HOME is the
+    # node folder, run id/nodes/id, however the runs folder was named) is killed.
+    home = next((Path(os.fsdecode(e[5:])) for e in environ if e.startswith(b"HOME=")), None)
+    if b"experiment.py" in cmdline and pid > 0 and home is not None and home.parts[-3:] == folder.parts[-3:]:
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,15 +113,53 @@ class CappedBuffer:
         return head + tail
 
 
+# A node's code may replace any file in its folder by a symbolic link to a file of the user's
+# (~/.bashrc, a key, the run database). The framework runs unconfined: it must never write,
+# or read for the node, through such a link. It touches the files a node could have replaced
+# only through these.
+
+def open_node_file(path: Path, *, write: bool = False) -> int:
+    """A descriptor on ``path`` in a node folder, never through a link the node put there.
+
+    Writing removes whatever is at ``path`` first (a link goes, its target is untouched) and
+    creates a new file; reading a link raises OSError (ELOOP).
+    """
+    if write:
+        remove_node_file(path)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+
+
+def remove_node_file(path: Path) -> None:
+    """Remove what is at ``path`` in a node folder: a file, a link (not its target), a folder."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def write_node_file(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to a file of the framework's own in a node folder (see open_node_file)."""
+    with os.fdopen(open_node_file(path, write=True), "w", encoding="utf-8") as f:
+        f.write(text)
+
+
 def read_metrics(workdir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """Parse ``metrics.json`` in ``workdir``: (metrics, None) or (None, why not)."""
     path = workdir / METRICS_FILE
+    if path.is_symlink():
+        return None, f"{METRICS_FILE} is a link; write the file itself"
     if not path.is_file():
         return None, f"no {METRICS_FILE} written"
-    if path.stat().st_size > 1_000_000:
+    try:
+        with os.fdopen(open_node_file(path), "rb") as f:
+            raw = f.read(1_000_001)
+    except OSError as exc:
+        return None, f"{METRICS_FILE} cannot be read ({exc.strerror})"
+    if len(raw) > 1_000_000:
         return None, f"{METRICS_FILE} is larger than 1 MB"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda c: float(c))
+        data = json.loads(raw.decode("utf-8"), parse_constant=lambda c: float(c))
     except RecursionError:
         return None, f"{METRICS_FILE} nests too deeply"
     except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError, and integers of over 4300 digits
@@ -159,14 +199,13 @@ def prepare_workdir(request: ExecRequest, visible: Callable[[int, str], str] | N
     """Create the node folder, write the script and link the data (workspace/data.py's rule);
     ``visible(index, path)`` says where the node sees a data path (default: where it is)."""
     request.workdir.mkdir(parents=True, exist_ok=True)
-    (request.workdir / request.script).write_text(request.code, encoding="utf-8")
-    stale = request.workdir / METRICS_FILE
-    if stale.exists():
-        stale.unlink()
+    # A re-run (resume, seeds, the final check) finds what an earlier attempt left, links included.
+    write_node_file(request.workdir / request.script, request.code)
+    remove_node_file(request.workdir / METRICS_FILE)
     (request.workdir / "tmp").mkdir(exist_ok=True)
     link_data(request.workdir, request.data, visible)
 
 
 def write_outputs(workdir: Path, stdout: str, stderr: str) -> None:
-    (workdir / "stdout.txt").write_text(stdout, encoding="utf-8")
-    (workdir / "stderr.txt").write_text(stderr, encoding="utf-8")
+    write_node_file(workdir / "stdout.txt", stdout)
+    write_node_file(workdir / "stderr.txt", stderr)

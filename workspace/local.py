@@ -20,8 +20,10 @@ from workspace.base import (
     ExecRequest,
     ExecResult,
     list_artifacts,
+    open_node_file,
     prepare_workdir,
     read_metrics,
+    write_node_file,
     write_outputs,
 )
 from workspace.limits import size_text
@@ -133,7 +135,7 @@ class LocalWorkspace:
         self._live[proc.pid] = token
         timed_out = cancelled = False
         full = asyncio.Event()
-        (request.workdir / "pid").write_text(str(proc.pid))
+        write_node_file(request.workdir / "pid", str(proc.pid))
         readers = asyncio.gather(
             _pump(proc.stdout, out, request.workdir / "stdout.txt"),
             _pump(proc.stderr, err, request.workdir / "stderr.txt"),
@@ -231,7 +233,7 @@ async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: P
     output of a node survives a crash of the orchestrator (the file is rewritten at the end)."""
     if stream is None:
         return
-    with open(live, "wb") as f:
+    with os.fdopen(open_node_file(live, write=True), "wb") as f:
         while chunk := await stream.read(65536):
             sink.feed(chunk)
             room = sink.half - f.tell()

@@ -178,7 +178,7 @@ def _collect(workdir: Path, result: ExecResult, task: TaskSpec) -> tuple[dict[st
     """metrics.json and the artifacts that fit the caps, as bytes; the rest named with the reason."""
     files: dict[str, bytes] = {}
     metrics = workdir / METRICS_FILE
-    if metrics.is_file() and metrics.stat().st_size <= 1_000_000:
+    if metrics.is_file() and not metrics.is_symlink() and metrics.stat().st_size <= 1_000_000:
         files[METRICS_FILE] = metrics.read_bytes()
     shipped: list[str] = []
     left_out: list[str] = []

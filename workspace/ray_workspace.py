@@ -24,7 +24,15 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from workspace.base import METRICS_FILE, ExecRequest, ExecResult, write_outputs
+from workspace.base import (
+    METRICS_FILE,
+    ExecRequest,
+    ExecResult,
+    open_node_file,
+    remove_node_file,
+    write_node_file,
+    write_outputs,
+)
 from workspace.limits import size_text
 from workspace.ray_task import Inner, TaskOutput, TaskSpec
 
@@ -326,18 +334,17 @@ def _write_back(request: ExecRequest, out: TaskOutput, attempts: int, notes: lis
         result.stderr += "".join(f"[discover: {note}]\n" for note in extra)
     workdir = request.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / request.script).write_text(request.code, encoding="utf-8")
-    stale = workdir / METRICS_FILE
-    if stale.exists():
-        stale.unlink()
+    write_node_file(workdir / request.script, request.code)
+    remove_node_file(workdir / METRICS_FILE)
     write_outputs(workdir, result.stdout, result.stderr)
     for rel, data in out.files.items():
         target = _safe_target(workdir, rel)
         if target is None:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-    (workdir / RAY_FILE).write_text(json.dumps({
+        with os.fdopen(open_node_file(target, write=True), "wb") as f:
+            f.write(data)
+    write_node_file(workdir / RAY_FILE, json.dumps({
         "attempts": attempts, "host": out.host, "ray_node_id": out.ray_node_id, "gpu_ids": out.gpu_ids,
         "worker_seconds": round(out.worker_seconds, 4), "lost": notes,
     }, indent=1))
@@ -347,13 +354,11 @@ def _write_back(request: ExecRequest, out: TaskOutput, attempts: int, notes: lis
 def _write_failure(request: ExecRequest, stderr: str, attempts: int = 0, notes: list[str] | None = None) -> None:
     workdir = request.workdir
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / request.script).write_text(request.code, encoding="utf-8")
-    stale = workdir / METRICS_FILE
-    if stale.exists():
-        stale.unlink()
+    write_node_file(workdir / request.script, request.code)
+    remove_node_file(workdir / METRICS_FILE)
     write_outputs(workdir, "", stderr)
     if attempts:
-        (workdir / RAY_FILE).write_text(json.dumps({"attempts": attempts, "lost": notes or []}, indent=1))
+        write_node_file(workdir / RAY_FILE, json.dumps({"attempts": attempts, "lost": notes or []}, indent=1))
 
 
 def check_address(address: str | None) -> None:

@@ -205,12 +205,13 @@ def node_plots(folder: Path, limit: int = PLOTS_PER_NODE) -> list[Path]:
     except OSError:
         return []
     for entry in entries:
-        if entry.is_file() and entry.name.lower().endswith(".png"):
+        # Links are not followed: a node could point plot.png at any file of the user's.
+        if entry.is_file(follow_symlinks=False) and entry.name.lower().endswith(".png"):
             found.append(Path(entry.path))
         elif entry.is_dir(follow_symlinks=False) and entry.name not in _SKIP_DIRS:
             try:
                 found += sorted(Path(e.path) for e in os.scandir(entry.path)
-                                if e.is_file() and e.name.lower().endswith(".png"))
+                                if e.is_file(follow_symlinks=False) and e.name.lower().endswith(".png"))
             except OSError:
                 continue
         if len(found) >= limit:

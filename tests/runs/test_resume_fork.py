@@ -502,3 +502,33 @@ def test_a_fork_of_a_buggy_node_that_was_debugged_debugs_it_again(source_run: tu
     fresh = sorted((n for n in store.nodes(fork.id) if n.created_at >= fork.created_at), key=lambda n: n.id)
     assert len(fresh) == 2
     assert (fresh[0].parent_id, fresh[0].operator) == (node.id, "debug")
+
+
+def test_resume_reads_no_planted_link_and_kills_only_the_nodes_own_process(tmp_path: Path) -> None:
+    """What resume reads in a node folder the node could have written: its output tails (not
+    through a link to a file of the user's) and its pid file (not another process's pid)."""
+    from runs.resume import _kill_leftover, _tail
+
+    folder = tmp_path / "runs" / "RUN" / "nodes" / "00001"
+    folder.mkdir(parents=True)
+    (tmp_path / "secret").write_text("a key of the user's")
+    (folder / "stdout.txt").symlink_to(tmp_path / "secret")
+    (folder / "stderr.txt").write_text("x" * 10_000 + "the end")
+    assert _tail(folder / "stdout.txt") == "" and _tail(folder / "stderr.txt").endswith("the end")
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", "experiment.py"]
+    other = subprocess.Popen(sleeper, env={**os.environ, "HOME": str(tmp_path / "other" / "nodes" / "00001")},
+                             start_new_session=True)
+    own = subprocess.Popen(sleeper, env={**os.environ, "HOME": "runs/RUN/nodes/00001"}, start_new_session=True)
+    try:
+        time.sleep(0.3)
+        (folder / "pid").write_text(str(other.pid))  # the node named another experiment's process
+        _kill_leftover(folder)
+        time.sleep(0.3)
+        assert other.poll() is None
+        (folder / "pid").write_text(str(own.pid))
+        _kill_leftover(folder)
+        assert own.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        for p in (other, own):
+            p.kill()
+            p.wait()

@@ -116,3 +116,37 @@ async def test_a_background_child_holding_stdout_does_not_make_a_timeout(tmp_pat
     result = await LocalWorkspace().execute(request(tmp_path, code, time_limit=10))
     assert not result.timed_out and result.exit_code == 0 and result.metrics == {"acc": 1}
     assert time.monotonic() - t0 < 5  # the straggler was killed with the group, not waited for
+
+
+async def test_links_a_node_plants_are_never_followed_by_the_framework(tmp_path: Path) -> None:
+    """The node runs confined, the framework does not: a node that replaces the files the
+    framework writes or reads in its folder by links to the user's files must not make it
+    overwrite them, read them as metrics, or send them as plots (nor on a re-run in the folder)."""
+    from discovery.writeup.figures import node_plots
+    from reviewers.plot_review import find_plots
+
+    home = tmp_path / "home"
+    home.mkdir()
+    victims = {name: home / f"{name}.victim" for name in ("stdout.txt", "stderr.txt", "pid", "experiment.py")}
+    for victim in victims.values():
+        victim.write_text("the user's file\n")
+    (home / "answers.json").write_text('{"acc": 1.0}')
+    (home / "key.png").write_bytes(b"\x89PNG secret")
+    links = {**{name: str(v) for name, v in victims.items()}, "metrics.json": str(home / "answers.json"),
+             "plot.png": str(home / "key.png")}
+    code = ("import os, sys\n"
+            f"for name, target in {links!r}.items():\n"
+            "    if os.path.lexists(name): os.remove(name)\n"
+            "    os.symlink(target, name)\n"
+            "print('written through the link?')\nprint('and stderr', file=sys.stderr)\n")
+    ws = LocalWorkspace()
+    for _ in range(2):  # the second run finds the links the first one left
+        result = await ws.execute(request(tmp_path, code))
+        assert result.exit_code == 0
+        assert result.metrics is None and result.metrics_error == "metrics.json is a link; write the file itself"
+        assert all(v.read_text() == "the user's file\n" for v in victims.values())
+        node = tmp_path / "node"
+        assert (node / "stdout.txt").read_text() == "written through the link?\n"
+        assert not (node / "stdout.txt").is_symlink()
+        assert find_plots(node) == [] and find_plots(node, ["plot.png"]) == [] and node_plots(node) == []
+        assert "plot.png" not in result.artifacts
