@@ -33,7 +33,7 @@ from agents.params import find_params, set_params
 from discovery.evaluate import judge
 from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, Run, holdout_hash
 from runs.store import RunStore
-from workspace.base import ExecRequest, Workspace
+from workspace.base import ExecRequest, Workspace, remove_node_file
 
 SEED_NAME = "SEED"  # a top-level constant of this name is set to each seed, as well as DISCOVER_SEED
 HOLDOUT_SCRIPT = "holdout.py"
@@ -198,7 +198,7 @@ async def _seed_run(ctx: FinalRun, node: Node, seed: int, deadline: float | None
     code = ctx.store.get_node(ctx.run.id, node.id).code or ""
     if SEED_NAME in find_params(code):
         code = set_params(code, {SEED_NAME: seed})
-    workdir = ctx.store.node_dir(ctx.run.id, node.id).resolve() / "seeds" / str(seed)
+    workdir = _own_folder(ctx.store.node_dir(ctx.run.id, node.id).resolve(), "seeds", str(seed))
     return await _evaluate(ctx, node.id, "seed", seed, code, workdir, deadline)
 
 
@@ -210,7 +210,7 @@ async def _holdout_run(ctx: FinalRun, node_id: int, deadline: float | None) -> E
         ctx.message(f"held-out script not run: {where}")
         return None
     source = ctx.store.node_dir(ctx.run.id, node_id).resolve()
-    workdir = source / HOLDOUT_DIR
+    workdir = _own_folder(source, HOLDOUT_DIR)
     await asyncio.to_thread(_copy_node, source, workdir)  # a node's folder may hold gigabytes
     workspace = ctx.workspace
     if workspace.name == "ray":
@@ -226,6 +226,18 @@ async def _holdout_run(ctx: FinalRun, node_id: int, deadline: float | None) -> E
     finally:
         # Its outputs stay for the record; its code must not, or a later node could read it.
         (workdir / HOLDOUT_SCRIPT).unlink(missing_ok=True)
+
+
+def _own_folder(node_dir: Path, *parts: str) -> Path:
+    """``node_dir / parts``, with any link the node planted on the way removed: a ``seeds`` or
+    ``holdout`` link to a folder of the user's would have the re-run write there, and open
+    that folder to the node's code."""
+    path = node_dir
+    for part in parts:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            remove_node_file(path)
+    return path
 
 
 def _copy_node(source: Path, workdir: Path) -> None:

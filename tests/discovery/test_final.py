@@ -161,3 +161,25 @@ async def test_final_selection_and_report_fit_in_the_time_limit(tmp_path: Path) 
     assert (store.run_dir(run_id) / "report" / "report.md").exists()
     events = [e.kind for _, e in store.events(run_id)]
     assert events.index("final_selection") < events.index("run_finished")
+
+
+@pytest.mark.slow
+def test_seed_and_holdout_reruns_do_not_follow_links_the_node_planted(tmp_path: Path) -> None:
+    """A node that makes its `seeds` and `holdout` folders links to folders of the user's must
+    not have its re-runs (or the held-out script) write there."""
+    outside = {name: tmp_path / f"users_{name}" for name in ("seeds", "holdout")}
+    for folder in outside.values():
+        folder.mkdir()
+    plant = "".join(f"if not os.path.lexists({name!r}): os.symlink({str(target)!r}, {name!r})\n"
+                    for name, target in outside.items())
+    (tmp_path / "baseline.py").write_text("import os\n" + plant + BASELINE)
+    (tmp_path / "holdout.py").write_text(HOLDOUT)
+    idea = tmp_path / "idea.md"
+    idea.write_text("---\ntitle: Planted\nmetric: score\nbaseline: baseline.py\nholdout: holdout.py\n"
+                    "search_space: {X: [2, 3]}\ntime_limit: 20\n---\n# Planted\n")
+    result = run(idea, runs_dir=tmp_path / "runs", budget=2, workers=1, final_seeds=2, final_top_k=1)
+    store = RunStore(tmp_path / "runs", readonly=True)
+    evaluations = store.evaluations(result.run_id)
+    assert sorted(e.kind for e in evaluations) == ["holdout", "seed", "seed"]
+    assert all(e.status == NodeStatus.good for e in evaluations), [e.error for e in evaluations]
+    assert [list(folder.iterdir()) for folder in outside.values()] == [[], []]
