@@ -202,7 +202,10 @@ def prepare_workdir(request: ExecRequest, visible: Callable[[int, str], str] | N
     # A re-run (resume, seeds, the final check) finds what an earlier attempt left, links included.
     write_node_file(request.workdir / request.script, request.code)
     remove_node_file(request.workdir / METRICS_FILE)
-    (request.workdir / "tmp").mkdir(exist_ok=True)
+    tmp = request.workdir / "tmp"  # the node's TMPDIR: its own folder, not a link an attempt left
+    if tmp.is_symlink() or (tmp.exists() and not tmp.is_dir()):
+        remove_node_file(tmp)
+    tmp.mkdir(exist_ok=True)
     link_data(request.workdir, request.data, visible)
 
 

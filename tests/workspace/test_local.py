@@ -133,12 +133,14 @@ async def test_links_a_node_plants_are_never_followed_by_the_framework(tmp_path:
     (home / "answers.json").write_text('{"acc": 1.0}')
     (home / "key.png").write_bytes(b"\x89PNG secret")
     links = {**{name: str(v) for name, v in victims.items()}, "metrics.json": str(home / "answers.json"),
-             "plot.png": str(home / "key.png")}
-    code = ("import os, sys\n"
+             "plot.png": str(home / "key.png"), "tmp": str(home)}
+    code = ("import os, shutil, sys\n"
+            "tmp_is_a_link = os.path.islink(os.environ['TMPDIR'])\n"
             f"for name, target in {links!r}.items():\n"
-            "    if os.path.lexists(name): os.remove(name)\n"
+            "    if os.path.isdir(name) and not os.path.islink(name): shutil.rmtree(name)\n"
+            "    elif os.path.lexists(name): os.remove(name)\n"
             "    os.symlink(target, name)\n"
-            "print('written through the link?')\nprint('and stderr', file=sys.stderr)\n")
+            "print(f'written through the link? {tmp_is_a_link}')\nprint('and stderr', file=sys.stderr)\n")
     ws = LocalWorkspace()
     for _ in range(2):  # the second run finds the links the first one left
         result = await ws.execute(request(tmp_path, code))
@@ -146,7 +148,7 @@ async def test_links_a_node_plants_are_never_followed_by_the_framework(tmp_path:
         assert result.metrics is None and result.metrics_error == "metrics.json is a link; write the file itself"
         assert all(v.read_text() == "the user's file\n" for v in victims.values())
         node = tmp_path / "node"
-        assert (node / "stdout.txt").read_text() == "written through the link?\n"
+        assert (node / "stdout.txt").read_text() == "written through the link? False\n"
         assert not (node / "stdout.txt").is_symlink()
         assert find_plots(node) == [] and find_plots(node, ["plot.png"]) == [] and node_plots(node) == []
         assert "plot.png" not in result.artifacts
