@@ -5,6 +5,7 @@ Every problem becomes an ``IdeaError`` whose one-line message names the file and
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable
@@ -31,6 +32,35 @@ class IdeaError(ValueError):
     """The idea file is missing or malformed; the message is one line for the user."""
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A mapping gives one key twice; the message names it and its line."""
+
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(f"{key!r} is given twice (line {line})")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice is an error: PyYAML keeps the last one
+    silently, and a front matter with two ``metric`` lines would run with the one not meant."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                if key in seen:
+                    raise DuplicateKey(key, key_node.start_mark.line + 2)  # + the opening '---' line
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: construct_mapping itself reports it
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_front_matter(text: str) -> Any:
+    """YAML ``text`` loaded safely; DuplicateKey (a YAMLError) when a mapping repeats a key."""
+    return yaml.load(text, Loader=_StrictLoader) or {}  # noqa: S506 - _StrictLoader is a SafeLoader
+
+
 def load_idea(path: str | Path, *, metric: str | None = None, goal: str | None = None,
               evaluation: str | None = None, desc: str | Path | None = None,
               notice: Callable[[str], None] | None = None) -> Idea:
@@ -54,7 +84,7 @@ def load_idea(path: str | Path, *, metric: str | None = None, goal: str | None =
     if not path.is_file():
         raise IdeaError(f"{path}: no such idea file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # -sig: editors on Windows start files with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise IdeaError(f"{path}: cannot read the idea file ({exc})") from None
     if path.suffix.lower() == ".json":
@@ -112,7 +142,9 @@ def _fields_from_markdown(path: Path, text: str) -> dict[str, Any]:
     if not match:
         raise IdeaError(f"{path}: no front-matter block (a '---' line, YAML fields, a closing '---')")
     try:
-        front = yaml.safe_load(match.group(1)) or {}
+        front = load_front_matter(match.group(1))
+    except DuplicateKey as exc:
+        raise IdeaError(f"{path}: front matter: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}" if mark else ""
@@ -203,6 +235,12 @@ def _build(path: Path, fields: dict[str, Any]) -> Idea:
     if idea.search_space:
         if not idea.baseline:
             raise IdeaError(f"{path}: search_space: needs a baseline script whose constants it names")
+        try:
+            ast.parse(idea.baseline)
+        except (SyntaxError, ValueError) as exc:
+            why = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, SyntaxError) else str(exc)
+            raise IdeaError(f"{path}: baseline: {Path(idea.baseline_path or 'baseline').name} does not parse "
+                            f"({why}); search_space needs its constants") from None
         try:
             check_search_space(idea.baseline, list(idea.search_space))
         except ParamError as exc:

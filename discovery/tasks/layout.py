@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from discovery.idea import _FRONT_MATTER, IdeaError, _build, _first_heading, _sections
+from discovery.idea import _FRONT_MATTER, DuplicateKey, IdeaError, _build, _first_heading, _sections, load_front_matter
 from discovery.tasks.metrics import METRICS, find_metric
 from discovery.tasks.table import Table, TableError, read_table
 from runs.models import Idea
@@ -165,14 +165,16 @@ def _idea(shown: Path, root: Path, source: Path, front: dict[str, Any], body: st
 def _read_description(path: Path) -> tuple[dict[str, Any], str]:
     """(front matter, prose) of a task description; the front matter is optional."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise TaskError(f"{path}: cannot read the description ({exc})") from None
     match = _FRONT_MATTER.match(text)
     if not match:
         return {}, text.strip()
     try:
-        front = yaml.safe_load(match.group(1)) or {}
+        front = load_front_matter(match.group(1))
+    except DuplicateKey as exc:
+        raise TaskError(f"{path}: front matter: {exc}") from None
     except yaml.YAMLError:
         raise TaskError(f"{path}: front matter is not valid YAML") from None
     if not isinstance(front, dict):

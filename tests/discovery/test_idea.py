@@ -76,10 +76,17 @@ def test_ai_scientist_json(tmp_path: Path) -> None:
         ("metric: acc\ngpus_per_node: -1", "gpus_per_node"),
         ("metric: [acc", "front matter is not valid YAML"),
         ("metric: acc\nsearch_space: {LR: []}", "search_space: LR: a choice list needs at least one value"),
+        # PyYAML keeps the last of two keys silently: the run would optimise the metric not meant.
+        ("metric: acc\nmetric: loss", "front matter: 'metric' is given twice (line 3)"),
+        ("metric: acc\nbaseline: baseline.py\nsearch_space:\n  LR: [1]\n  LR: [2]",
+         "front matter: 'LR' is given twice (line 6)"),
+        ("metric: acc\nbaseline: broken.py\nsearch_space: {LR: [1]}",
+         "baseline: broken.py does not parse (line 2: invalid syntax)"),
     ],
 )
 def test_bad_front_matter(tmp_path: Path, front: str, needle: str) -> None:
     path = write_idea(tmp_path, front)
+    (tmp_path / "broken.py").write_text("LR = 1\ndef f(:\n")
     with pytest.raises(IdeaError) as info:
         load_idea(path)
     message = str(info.value)
@@ -169,3 +176,13 @@ def test_offline_agent_needs_a_baseline_and_a_search_space(tmp_path: Path) -> No
     nospace = write_idea(tmp_path, "metric: acc\nbaseline: baseline.py")
     with pytest.raises(IdeaError, match=r"idea.md: search_space: missing; .* or pass --model"):
         check_offline(load_idea(nospace))
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path: Path) -> None:
+    """Notepad and some Windows editors start UTF-8 files with a BOM."""
+    path = write_idea(tmp_path, "metric: acc\nbaseline: baseline.py\nsearch_space: {LR: [1]}")
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_idea(path).metric.name == "acc"
+    as_json = tmp_path / "idea.json"
+    as_json.write_bytes(b"\xef\xbb\xbf" + json.dumps({"Title": "T", "metric": "acc"}).encode())
+    assert load_idea(as_json).title == "T"

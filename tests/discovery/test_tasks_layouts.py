@@ -85,6 +85,9 @@ def _break(kind: str, folder: Path) -> None:
     elif kind == "answers miss ids":
         lines = (folder / "private" / "answers.csv").read_text().splitlines()
         (folder / "private" / "answers.csv").write_text("\n".join(lines[:-1]) + "\n")
+    elif kind == "metric twice":
+        text = (folder / "description.md").read_text().replace("metric: accuracy", "metric: accuracy\nmetric: f1")
+        (folder / "description.md").write_text(text)
     elif kind == "grade.py without grade":
         (folder / "private" / "grade.py").write_text("DIRECTION = 'maximize'\n")
 
@@ -100,6 +103,7 @@ def _break(kind: str, folder: Path) -> None:
     ("bad leaderboard", "leaderboard.csv: no 'score' column"),
     ("answers miss ids", "comp/private/answers.csv: 1 ids of test.csv missing"),
     ("grade.py without grade", "comp/private/grade.py: defines no grade(submission_csv, answers_csv) function"),
+    ("metric twice", "comp/description.md: front matter: 'metric' is given twice"),
 ])
 def test_bad_mlebench_folder_is_one_line_and_exit_2(tmp_path: Path, capsys, monkeypatch, kind: str,
                                                      message: str) -> None:
