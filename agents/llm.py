@@ -249,6 +249,7 @@ class LLMClient:
         self.calls = 0
         self._semaphore: asyncio.Semaphore | None = None
         self._keys: dict[str, str | None] = {}
+        self._no_system_role: set[str] = set()  # models whose chat template refuses a system message
         self._ready: asyncio.Task[None] | None = None  # the background check every call waits for
 
     def start_check(self, also: Callable[[], Any] | None = None) -> asyncio.Task[None]:
@@ -310,12 +311,17 @@ class LLMClient:
             kwargs["max_tokens"] = max_tokens or cfg.max_tokens
         if response_format is not None:
             kwargs["response_format"] = response_format
+        if model in self._no_system_role:
+            kwargs["messages"] = _fold_system(messages)
         digest = prompt_hash(messages)
         node_id = current_node.get()
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(cfg.concurrency)
         last_error = "no attempt made"
-        for attempt in range(1, cfg.max_retries + 2):
+        retries = cfg.max_retries  # one more when the request is re-sent without its system role
+        attempt = 0
+        while True:
+            attempt += 1
             started, t0 = time.time(), time.monotonic()
             try:
                 async with self._semaphore:
@@ -331,7 +337,14 @@ class LLMClient:
                                latency=time.monotonic() - t0, prompt_hash=digest, started_at=started,
                                messages=_loggable(messages))
                 await self._report(call)
-                if not _retryable(exc) or attempt > cfg.max_retries:
+                if model not in self._no_system_role and _refuses_system_role(exc, messages):
+                    # Gemma's and older Mistral templates (vLLM, TGI) have no system role: say it
+                    # in the first user message, for this call and the model's next ones.
+                    self._no_system_role.add(model)
+                    kwargs["messages"] = _fold_system(messages)
+                    retries += 1
+                    continue
+                if not _retryable(exc) or attempt > retries:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
                     raise LLMError(f"{purpose} call to {model} failed{tries}: {last_error}") from exc
                 await asyncio.sleep(self._wait(attempt, exc))
@@ -350,7 +363,6 @@ class LLMClient:
             await self._report(call)
             # The record keeps the reply as sent; callers get the answer without its reasoning.
             return Completion(text=strip_reasoning(text), call=call)
-        raise LLMError(f"{purpose} call to {model} failed: {last_error}")  # unreachable: the loop raises
 
     def supports_vision(self, role: Role = "review") -> bool:
         """Whether ``role``'s model takes images (the config's ``vision`` overrides litellm)."""
@@ -558,6 +570,29 @@ def _retryable(exc: BaseException) -> bool:
                 "PermissionDeniedError", "NotFoundError", "BadRequestError", "UnsupportedParamsError"):
         return False
     return _status(exc) in _RETRY_STATUS
+
+
+def _refuses_system_role(exc: BaseException, messages: list[dict[str, Any]]) -> bool:
+    """A 400 from a chat template that has no system role ("System role not supported",
+    "Conversation roles must alternate user/assistant/...") for a request that has one."""
+    text = str(exc).lower()
+    return (_status(exc) == 400 and any(m.get("role") == "system" for m in messages)
+            and ("system role" in text or "roles must alternate" in text))
+
+
+def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages with the system message(s) put at the start of the first user message."""
+    system = "\n\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    rest = [dict(m) for m in messages if m.get("role") != "system"]
+    first = next((m for m in rest if m.get("role") == "user"), None)
+    if first is None:
+        return [{"role": "user", "content": system}, *rest]
+    content = first.get("content")
+    if isinstance(content, list):  # text and image parts
+        first["content"] = [{"type": "text", "text": system}, *content]
+    else:
+        first["content"] = f"{system}\n\n{content or ''}"
+    return rest
 
 
 def _retry_after(exc: BaseException) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -16,7 +17,7 @@ from agents.llm import (
     check_model,
     node_scope,
 )
-from tests.llm_server import Reply, ScriptedLLM, fast_config
+from tests.llm_server import Reply, Request, ScriptedLLM, fast_config
 
 HELLO = [{"role": "user", "content": "Say hello."}]
 
@@ -61,6 +62,37 @@ async def test_a_reasoning_models_thoughts_are_not_its_answer(llm: ScriptedLLM, 
     done = await client.complete(HELLO, role="code", purpose="draft")
     assert done.text.strip() == "Hello!"
     assert calls[-1].reply.strip().endswith("Hello!")  # the record keeps the reply as received
+
+
+@pytest.mark.parametrize("refusal", [
+    "System role not supported",  # vLLM and TGI serving Gemma: its chat template raises this
+    "Conversation roles must alternate user/assistant/user/assistant/...",  # older Mistral templates
+])
+async def test_a_model_without_a_system_role_gets_it_in_the_user_message(refusal: str) -> None:
+    def handler(req: Request) -> Reply:
+        if any(m["role"] == "system" for m in req.messages):
+            body = {"object": "error", "message": refusal, "type": "BadRequestError", "param": None, "code": 400}
+            return Reply(status=400, raw=json.dumps(body))
+        return Reply("fine")
+
+    with ScriptedLLM(handler=handler) as server:
+        client, calls = client_for(server, max_retries=0)  # the re-send is not one of the retries
+        asked = [{"role": "system", "content": "You are careful."}, {"role": "user", "content": "Say hello."}]
+        assert (await client.complete(asked, role="code", purpose="draft")).text == "fine"
+        assert server.requests[-1].messages == [{"role": "user", "content": "You are careful.\n\nSay hello."}]
+        assert [c.error is None for c in calls] == [False, True] and refusal[:20] in calls[0].error
+        # The model's next calls go without a system message at once.
+        assert (await client.complete(asked, role="code", purpose="improve")).text == "fine"
+        assert len(server.requests) == 3
+
+
+async def test_other_bad_requests_are_still_not_retried(llm: ScriptedLLM) -> None:
+    client, calls = client_for(llm)
+    body = {"error": {"message": "max_tokens must be at least 1", "type": "invalid_request_error"}}
+    llm.script(Reply(status=400, raw=json.dumps(body)))
+    with pytest.raises(LLMError, match="max_tokens must be at least 1"):
+        await client.complete([{"role": "system", "content": "s"}, *HELLO], role="code", purpose="draft")
+    assert len(llm.requests) == 1
 
 
 async def test_429_then_success_backs_off_and_records_both(llm: ScriptedLLM) -> None:
