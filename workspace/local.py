@@ -4,6 +4,7 @@ with a disk quota, a scrubbed environment and, where the kernel allows, no netwo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -13,7 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from workspace.base import (
     CappedBuffer,
@@ -122,24 +123,30 @@ class LocalWorkspace:
 
             if available():  # else the framework has said that the node runs unconfined
                 argv = confined_command(self.python, request.script, request.workdir, request.data)
-        proc = await asyncio.create_subprocess_exec(
-            *launcher, "--", *argv,
-            cwd=request.workdir,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group, so a kill reaches its children
-        )
+        # Opened before the node starts: it could otherwise put a link there first.
+        live_out = os.fdopen(open_node_file(request.workdir / "stdout.txt", write=True), "wb")
+        live_err = os.fdopen(open_node_file(request.workdir / "stderr.txt", write=True), "wb")
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *launcher, "--", *argv,
+                cwd=request.workdir,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,  # its own process group, so a kill reaches its children
+            )
+        except BaseException:
+            live_out.close()
+            live_err.close()
+            raise
         started = time.perf_counter()
         self._live[proc.pid] = token
         timed_out = cancelled = False
         full = asyncio.Event()
-        write_node_file(request.workdir / "pid", str(proc.pid))
-        readers = asyncio.gather(
-            _pump(proc.stdout, out, request.workdir / "stdout.txt"),
-            _pump(proc.stderr, err, request.workdir / "stderr.txt"),
-        )
+        with contextlib.suppress(OSError):  # the node raced to put something there: resume then finds no pid
+            write_node_file(request.workdir / "pid", str(proc.pid))
+        readers = asyncio.gather(_pump(proc.stdout, out, live_out), _pump(proc.stderr, err, live_err))
 
         async def on_full() -> None:
             full.set()
@@ -228,12 +235,12 @@ def sweep_token(token: str) -> int:
     return found
 
 
-async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: Path) -> None:
+async def _pump(stream: asyncio.StreamReader | None, sink: CappedBuffer, live: BinaryIO) -> None:
     """Read a stream into ``sink``; its head also goes to ``live`` as it comes, so that the
     output of a node survives a crash of the orchestrator (the file is rewritten at the end)."""
-    if stream is None:
-        return
-    with os.fdopen(open_node_file(live, write=True), "wb") as f:
+    with live as f:
+        if stream is None:
+            return
         while chunk := await stream.read(65536):
             sink.feed(chunk)
             room = sink.half - f.tell()
