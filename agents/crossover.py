@@ -17,7 +17,7 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
         prompts.SYSTEM_CODE, prompts.idea_text(ctx.idea), prompts.protocol(ctx.idea),
         f"Script A (node {a.id}, {name} = {_metric(a)}):\n" + prompts.code_block(a.code),
         f"Script B (node {b.id}, {name} = {_metric(b)}):\n" + prompts.code_block(b.code),
-        ctx.lessons, prompts.repeat_note(ctx),
+        prompts.extra(ctx.lessons), prompts.repeat_note(ctx),
         "Task: combine the two working scripts above into one experiment that keeps what makes each of "
         "them work (for example one script's model with the other's training settings or features). "
         "Write the full combined script.",

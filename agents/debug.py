@@ -17,8 +17,8 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
         prompts.SYSTEM_CODE, prompts.idea_text(ctx.idea), prompts.protocol(ctx.idea),
         f"This script (node {buggy.id}) failed:\n" + prompts.code_block(buggy.code),
         prompts.outcome_text(buggy),
-        prompts.memory(earlier, title="Earlier fixes of this node (they did not work)"),
-        ctx.lessons, prompts.repeat_note(ctx),
+        prompts.extra(prompts.memory(earlier, title="Earlier fixes of this node (they did not work)")),
+        prompts.extra(ctx.lessons), prompts.repeat_note(ctx),
         "Task: find the cause of the failure and fix it. Keep the experiment the same otherwise; "
         "if it timed out, make it cheaper. The fixed script must still write metrics.json.",
         prompts.REPLY_FORMAT,

@@ -17,8 +17,8 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
         start = "There is no baseline: design the experiment from scratch."
     others = prompts.memory(ctx.related, title="Other drafts of this run (make this one different)")
     msgs = prompts.messages(
-        prompts.SYSTEM_CODE, prompts.idea_text(idea), prompts.protocol(idea), start, others,
-        ctx.lessons, prompts.repeat_note(ctx),
+        prompts.SYSTEM_CODE, prompts.idea_text(idea), prompts.protocol(idea), start, prompts.extra(others),
+        prompts.extra(ctx.lessons), prompts.repeat_note(ctx),
         "Task: write a first complete experiment script that tests the idea and reports the metric.",
         prompts.REPLY_FORMAT,
     )

@@ -152,6 +152,30 @@ async def _ready(client: Any) -> None:
         await ready()
 
 
+def _then(messages: list[dict[str, Any]], *more: dict[str, Any]) -> list[dict[str, Any]]:
+    """``messages`` followed by ``more``, keeping a short form (agents.prompts.Prompt) if it has one."""
+    from agents.prompts import Prompt
+
+    out = Prompt([*messages, *more])
+    short = getattr(messages, "short", None)
+    out.short = [*short, *more] if short else None
+    return out
+
+
+async def _complete(client: Asker, convo: list[dict[str, Any]], **kw: Any) -> tuple[str, list[dict[str, Any]]]:
+    """(reply text, the conversation sent): the prompt's short form goes when the model says
+    the whole one is longer than its context (a small local model), and the caller goes on from it."""
+    from agents.llm import ContextTooLong  # agents.llm imports this module
+
+    try:
+        return (await client.complete(convo, **kw)).text, convo
+    except ContextTooLong:
+        short = getattr(convo, "short", None)
+        if not short:
+            raise
+        return (await client.complete(short, **kw)).text, short
+
+
 async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: str,
                    attempts: int = 2, nothing_left_ok: bool = False) -> tuple[str, str]:
     """(reply, code): ask for a script, re-asking with the reason when a reply has none.
@@ -159,10 +183,10 @@ async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: st
     Raises NoCode after ``attempts`` replies without usable code (LLMError passes through).
     With ``nothing_left_ok`` a NOTHING_LEFT reply returns (reply, "") at once.
     """
-    convo = list(messages)
+    convo = messages
     reason = "no attempt"
     for i in range(attempts):
-        reply = (await client.complete(convo, role="code", purpose=purpose)).text
+        reply, convo = await _complete(client, convo, role="code", purpose=purpose)
         if nothing_left_ok and says_nothing_left(reply):
             return reply, ""
         try:
@@ -170,9 +194,9 @@ async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: st
         except NoCode as exc:
             reason = str(exc)
         if i + 1 < attempts:
-            convo = [*convo, {"role": "assistant", "content": reply},
-                     {"role": "user", "content": f"Your reply cannot be used: {reason}. Reply again with the "
-                                                 "short plan and then the complete script in ONE ```python block."}]
+            convo = _then(convo, {"role": "assistant", "content": reply},
+                          {"role": "user", "content": f"Your reply cannot be used: {reason}. Reply again with the "
+                                                      "short plan and then the complete script in ONE ```python block."})
     raise NoCode(f"{attempts} replies without usable code; last: {reason}")
 
 
@@ -182,7 +206,7 @@ async def ask_checked(client: Asker, messages: list[dict[str, Any]], check: Any,
 
     None when the model says NOTHING_LEFT; NoCode when ``attempts`` replies all fail the check.
     """
-    convo = list(messages)
+    convo = messages
     problem = "no attempt"
     for i in range(attempts):
         reply, code = await ask_code(client, convo, purpose=purpose, attempts=attempts, nothing_left_ok=True)
@@ -192,15 +216,15 @@ async def ask_checked(client: Asker, messages: list[dict[str, Any]], check: Any,
         if problem is None:
             return reply, code
         if i + 1 < attempts:
-            convo = [*convo, {"role": "assistant", "content": reply},
-                     {"role": "user", "content": f"Your reply cannot be used: {problem}. Reply again."}]
+            convo = _then(convo, {"role": "assistant", "content": reply},
+                          {"role": "user", "content": f"Your reply cannot be used: {problem}. Reply again."})
     raise NoCode(f"{attempts} unusable replies; last: {problem}")
 
 
 async def ask_json(client: Asker, messages: list[dict[str, Any]], model: type[M], *, role: Any, purpose: str,
                    attempts: int = 2, response_format: dict[str, Any] | None = None) -> M:
     """A reply parsed into ``model``, re-asking with the validation error; BadJSON after ``attempts``."""
-    convo = list(messages)
+    convo = messages
     problem = "no attempt"
     await _ready(client)
     if response_format is None and getattr(client, "supports_schema", lambda _r: False)(role):
@@ -208,15 +232,15 @@ async def ask_json(client: Asker, messages: list[dict[str, Any]], model: type[M]
         response_format = json_schema_format(model)
     for i in range(attempts):
         kw = {"response_format": response_format} if response_format else {}
-        reply = (await client.complete(convo, role=role, purpose=purpose, **kw)).text
+        reply, convo = await _complete(client, convo, role=role, purpose=purpose, **kw)
         try:
             return extract_json(reply, model)
         except BadJSON as exc:
             problem = str(exc)
         if i + 1 < attempts:
-            convo = [*convo, {"role": "assistant", "content": reply},
-                     {"role": "user", "content": f"That reply is not valid ({problem}). Reply with only the "
-                                                 "JSON object, with the fields asked for."}]
+            convo = _then(convo, {"role": "assistant", "content": reply},
+                          {"role": "user", "content": f"That reply is not valid ({problem}). Reply with only the "
+                                                      "JSON object, with the fields asked for."})
     raise BadJSON(f"{attempts} replies without valid JSON; last: {problem}")
 
 

@@ -18,8 +18,8 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
         f"Current script (node {parent.id}):\n" + prompts.code_block(parent.code),
         prompts.outcome_text(parent),
         prompts.feedback_text(prompts.feedback_for(ctx, parent.id)),
-        prompts.memory([*ctx.ancestors, *ctx.related]),
-        ctx.lessons, prompts.repeat_note(ctx),
+        prompts.extra(prompts.memory([*ctx.ancestors, *ctx.related])),
+        prompts.extra(ctx.lessons), prompts.repeat_note(ctx),
         f"Task: propose ONE focused change that should {direction} {ctx.idea.metric.name}, different from "
         "what was already tried, and write the full new script with that change.",
         prompts.REPLY_FORMAT,

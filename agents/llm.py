@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -58,6 +59,10 @@ def node_scope(node_id: int | None) -> Iterator[None]:
 
 class LLMError(Exception):
     """A model call failed for good (after its retries) or its reply was unusable."""
+
+
+class ContextTooLong(LLMError):
+    """The prompt does not fit the model's context; a shorter prompt may (agents.prompts.Prompt)."""
 
 
 class ModelCheckError(LLMError):
@@ -346,7 +351,8 @@ class LLMClient:
                     continue
                 if not _retryable(exc) or attempt > retries:
                     tries = f" after {attempt} attempts" if attempt > 1 else ""
-                    raise LLMError(f"{purpose} call to {model} failed{tries}: {last_error}") from exc
+                    error = ContextTooLong if _context_overflow(exc) else LLMError
+                    raise error(f"{purpose} call to {model} failed{tries}: {last_error}") from exc
                 await asyncio.sleep(self._wait(attempt, exc))
                 continue
             usage = getattr(response, "usage", None)
@@ -570,6 +576,16 @@ def _retryable(exc: BaseException) -> bool:
                 "PermissionDeniedError", "NotFoundError", "BadRequestError", "UnsupportedParamsError"):
         return False
     return _status(exc) in _RETRY_STATUS
+
+
+_OVERFLOW = re.compile(r"context (length|window|size)|maximum context|too many tokens|prompt is too long", re.I)
+
+
+def _context_overflow(exc: BaseException) -> bool:
+    """The prompt is longer than the model's context: litellm's ContextWindowExceededError, or a
+    400 saying so in another server's words (llama.cpp: "exceeds the available context size")."""
+    return type(exc).__name__ == "ContextWindowExceededError" or (
+        _status(exc) == 400 and bool(_OVERFLOW.search(str(exc))))
 
 
 def _refuses_system_role(exc: BaseException, messages: list[dict[str, Any]]) -> bool:

@@ -28,6 +28,7 @@ REPLY_FORMAT = (
 )
 
 _IDEA_BODY_CAP = 6000
+_IDEA_BODY_SHORT = 1500  # each part of the idea, in a prompt cut down to fit a small context
 _CODE_CAP = 20000
 _TAIL_CAP = 2500
 _PLAN_CAP = 300
@@ -102,7 +103,7 @@ def task_protocol(idea: Idea) -> str:
     return "\n".join(lines)
 
 
-def idea_text(idea: Idea) -> str:
+def idea_text(idea: Idea) -> Section:
     """The research idea as the agents should read it."""
     parts = [f"# Research idea: {idea.title}"]
     if idea.hypothesis:
@@ -115,7 +116,10 @@ def idea_text(idea: Idea) -> str:
     if idea.search_space:
         space = ", ".join(f"{k}: {_space(v)}" for k, v in idea.search_space.items())
         parts.append(f"Search space suggested by the researcher: {space}.")
-    return "\n\n".join(parts)
+    text = Section("\n\n".join(parts))
+    # The short form keeps the start of the idea's prose: its title, hypothesis and first paragraphs.
+    text.short = "\n\n".join(cut(p, _IDEA_BODY_SHORT, keep="start") for p in parts)
+    return text
 
 
 def code_block(code: str | None) -> str:
@@ -178,10 +182,39 @@ def feedback_text(notes: list[str]) -> str:
     return "Reviewers' comments on it:\n" + "\n".join(f"- {cut(n, 600, keep='start')}" for n in notes[:10])
 
 
-def messages(system: str, *sections: str) -> list[dict[str, Any]]:
+class Section(str):
+    """A prompt section with a shorter form (``short``, '' to leave it out) for a model whose
+    context the whole prompt does not fit."""
+
+    short: str = ""
+
+
+def extra(text: str) -> Section:
+    """``text`` as a section the prompt can do without (memory, lessons, other drafts)."""
+    section = Section(text or "")
+    section.short = ""
+    return section
+
+
+class Prompt(list):  # type: ignore[type-arg] - a list of chat messages, as litellm takes it
+    """Chat messages, and ``short``: the same prompt with every Section in its short form
+    (None when nothing could be shortened). ``ask_code``/``ask_json`` send ``short`` when
+    the model says the prompt is longer than its context."""
+
+    short: list[dict[str, Any]] | None = None
+
+
+def messages(system: str, *sections: str) -> Prompt:
     """A system message and one user message made of the non-empty ``sections``."""
-    body = "\n\n".join(s.strip() for s in sections if s and s.strip())
-    return [{"role": "system", "content": system}, {"role": "user", "content": body}]
+    def join(parts: Any) -> str:
+        return "\n\n".join(s.strip() for s in parts if s and s.strip())
+
+    body = join(sections)
+    out = Prompt([{"role": "system", "content": system}, {"role": "user", "content": body}])
+    short = join(s.short if isinstance(s, Section) else s for s in sections)
+    if short != body:
+        out.short = [{"role": "system", "content": system}, {"role": "user", "content": short}]
+    return out
 
 
 def json_instructions(fields: dict[str, str]) -> str:

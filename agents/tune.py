@@ -51,8 +51,8 @@ async def propose(client, ctx: ExpansionContext, *, attempts: int = 2) -> Propos
     msgs = prompts.messages(
         prompts.SYSTEM_CODE, prompts.idea_text(ctx.idea), prompts.protocol(ctx.idea),
         f"Working script (node {parent.id}):\n" + prompts.code_block(parent.code), prompts.outcome_text(parent),
-        prompts.memory([*ctx.ancestors, *ctx.related]),
-        ctx.lessons, prompts.repeat_note(ctx),
+        prompts.extra(prompts.memory([*ctx.ancestors, *ctx.related])),
+        prompts.extra(ctx.lessons), prompts.repeat_note(ctx),
         "Already tuned here (do not tune these again): " + (", ".join(sorted(tried)) or "nothing yet") + ".",
         "Task: tune ONE hyperparameter (learning rate, width, regularisation, epochs, batch size...). "
         "Begin your reply with a line `CHANGE: NAME = NEW_VALUE`, then the plan, then the full script "

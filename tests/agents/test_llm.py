@@ -86,6 +86,22 @@ async def test_a_model_without_a_system_role_gets_it_in_the_user_message(refusal
         assert len(server.requests) == 3
 
 
+@pytest.mark.parametrize("error", [
+    {"message": "This model's maximum context length is 2048 tokens. However, you requested 2300 tokens.",
+     "type": "BadRequestError"},  # vLLM (litellm: ContextWindowExceededError)
+    {"message": "the request exceeds the available context size, try increasing it",
+     "type": "exceed_context_size_error"},  # llama.cpp's server (litellm: a plain BadRequestError)
+])
+async def test_a_prompt_longer_than_the_context_is_its_own_error(llm: ScriptedLLM, error: dict) -> None:
+    from agents.llm import ContextTooLong
+
+    client, _ = client_for(llm)
+    llm.script(Reply(status=400, raw=json.dumps({"error": {**error, "code": 400}})))
+    with pytest.raises(ContextTooLong):
+        await client.complete(HELLO, role="code", purpose="draft")
+    assert len(llm.requests) == 1  # not retried as it is
+
+
 async def test_other_bad_requests_are_still_not_retried(llm: ScriptedLLM) -> None:
     client, calls = client_for(llm)
     body = {"error": {"message": "max_tokens must be at least 1", "type": "invalid_request_error"}}

@@ -130,3 +130,48 @@ async def test_operators_need_a_parent_with_code(llm: ScriptedLLM) -> None:
     with pytest.raises(ExpansionError, match="no 'merge' operator"):
         await agent(llm).propose(ctx("merge"))
     assert llm.requests == []
+
+
+async def test_a_prompt_too_long_for_a_small_model_is_sent_without_its_extras() -> None:
+    """A small local model (vLLM with a 2k context) refuses the whole prompt: the operator asks
+    again without the memory and lessons and with the idea cut, and a repair turn goes on from
+    that short prompt; a prompt still too long fails as before."""
+    import json
+
+    from agents.value import estimate_value
+    from tests.llm_server import Request
+
+    limit = {"chars": 3000}
+    replies = [fenced(script(width=16), plan="Widen to 16."), "no code here", fenced(script(width=32)),
+               '{"value": 0.4, "explanation": "fine"}']
+
+    def handler(req: Request) -> Reply:
+        if len(req.text()) > limit["chars"]:
+            body = {"object": "error", "type": "BadRequestError", "code": 400,
+                    "message": f"This model's maximum context length is 2048 tokens. However, you requested "
+                               f"{len(req.text()) // 4 + 500} tokens. Please reduce the length of the messages."}
+            return Reply(status=400, raw=json.dumps(body))
+        return Reply(replies.pop(0))
+
+    root = node(1, metric=0.08)
+    related = [node(i, parent=1, operator="improve", metric=0.05, plan="Lower LR. " * 40) for i in range(3, 9)]
+    context = ctx("improve", root, related=related)
+    context.lessons = "Lessons from the whole tree:\n" + "- wider helped by 0.01\n" * 60
+    with ScriptedLLM(handler=handler) as server:
+        client = agent(server).client
+        p = await agent(server).propose(context)
+        assert p.params == {"LR": 0.1, "WIDTH": 16}
+        refused, sent = server.requests[0].text(), server.requests[1].text()
+        assert "Lessons from the whole tree" in refused and "Lower LR." in refused
+        assert "Lessons from the whole tree" not in sent and "Lower LR." not in sent
+        assert "Current script (node 1)" in sent and "Tiny" in sent  # what the operator needs stays
+        # A repair turn after a reply without code builds on the short prompt.
+        p = await agent(server).propose(context)
+        assert p.params == {"LR": 0.1, "WIDTH": 32}
+        assert "Lessons from the whole tree" not in server.requests[-1].text()
+        assert server.requests[-1].messages[-1]["content"].startswith("Your reply cannot be used")
+        # Too long even in its short form: the refusal is the error, as before.
+        limit["chars"] = 100
+        with pytest.raises(Exception, match="maximum context length"):
+            await estimate_value(client, IDEA, node(9, parent=1, operator="improve"), stage="before")
+        assert replies == ['{"value": 0.4, "explanation": "fine"}']
