@@ -171,8 +171,8 @@ def _workspace_flags(p: argparse.ArgumentParser) -> None:
                         "which spreads the workers evenly over the GPUs)")
     g.add_argument("--node-disk", help="disk quota of each node's folder, e.g. 10g (default: the idea's, else "
                                        "a quarter of the free space / workers, at most 20g)")
-    g.add_argument("--node-memory", help="Docker: memory of each node, e.g. 16g (default: the idea's, else "
-                                         "80%% of this machine's memory / workers)")
+    g.add_argument("--node-memory", help="memory of each node, e.g. 16g (default: the idea's, else in Docker "
+                                         "80%% of this machine's memory / workers, locally none)")
     g.add_argument("--node-shm", help="Docker: /dev/shm of each node, e.g. 2g (default: the idea's, else "
                                       "a quarter of its memory, at most 8g)")
 

@@ -62,7 +62,7 @@ class NodeLimits(BaseModel):
     """Bytes each node may use."""
 
     disk: int
-    memory: int  # Docker only
+    memory: int  # Docker; local only when asked for (WorkspaceSettings.node_memory)
     shm: int  # Docker only
 
 
@@ -185,7 +185,9 @@ def build(s: WorkspaceSettings, choice: Choice | None = None) -> Built:
     else:
         from workspace.local import LocalWorkspace
 
-        workspace = LocalWorkspace(disk_limit=disk)
+        # Only a limit asked for: a local node has had no memory limit by default (docs/docker.md).
+        memory = choice.limits.memory if s.node_memory is not None else None
+        workspace = LocalWorkspace(disk_limit=disk, memory_limit=memory)
     return Built(workspace=workspace, gpus=GpuAllocator(choice.gpu_ids), gpu_share=choice.gpu_share,
                  isolation=f"{choice.kind}: {workspace.isolation()}")
 

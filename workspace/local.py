@@ -27,7 +27,8 @@ from workspace.base import (
     write_node_file,
     write_outputs,
 )
-from workspace.limits import size_text
+from workspace.limits import parse_size, size_text
+from workspace.memory import watch_memory
 from workspace.quota import DISK_NOTE, folder_usage, trim_to, watch
 
 # Only these variables of the host pass through; everything else (API keys, tokens,
@@ -73,9 +74,10 @@ class LocalWorkspace:
     name = "local"
 
     def __init__(self, python: str | None = None, *, disk_limit: int | None = None,
-                 isolate_network: bool = True) -> None:
+                 memory_limit: int | None = None, isolate_network: bool = True) -> None:
         self.python = python or sys.executable
         self.disk_limit = disk_limit  # bytes per node folder; None: no quota (ExecRequest.disk_limit wins)
+        self.memory_limit = memory_limit  # resident bytes of a node's processes; None: no limit
         self.isolate_network = isolate_network
         self._live: dict[int, str] = {}  # process group of each running node -> its token
 
@@ -89,7 +91,8 @@ class LocalWorkspace:
         else:
             parts.append("network open")
         parts.append(f"{size_text(self.disk_limit)} disk per node" if self.disk_limit else "no disk quota")
-        parts.append("no memory limit")
+        parts.append(f"{size_text(self.memory_limit)} memory per node (resident, all its processes)"
+                     if self.memory_limit else "no memory limit")
         parts.append("processes killed with the node" if probe().get("subreaper") else
                      "leftover processes killed by process group and a sweep")
         return ", ".join(parts)
@@ -153,6 +156,14 @@ class LocalWorkspace:
             _signal(proc.pid, signal.SIGUSR1)  # no grace: every second more is another GB
 
         watcher = asyncio.ensure_future(watch(request.workdir, limit, on_full)) if limit else None
+        memory = parse_size(request.memory_limit) if request.memory_limit else self.memory_limit
+        used_memory: list[int] = []
+
+        async def on_memory(used: int) -> None:
+            used_memory.append(used)
+            _signal(proc.pid, signal.SIGUSR1)
+
+        memory_watcher = asyncio.ensure_future(watch_memory(proc.pid, memory, on_memory)) if memory else None
         try:
             if not await _exited(proc, request.time_limit):
                 timed_out = True
@@ -162,8 +173,9 @@ class LocalWorkspace:
             await _kill_group(proc)
         finally:
             ended = time.perf_counter()
-            if watcher is not None:
-                watcher.cancel()
+            for task in (watcher, memory_watcher):
+                if task is not None:
+                    task.cancel()
             _signal_group(proc.pid, signal.SIGKILL)  # the launcher is gone: reap stragglers left in the group
             self._live.pop(proc.pid, None)
             await asyncio.to_thread(sweep_token, token)  # and any that escaped it (a killed launcher)
@@ -179,13 +191,17 @@ class LocalWorkspace:
         stdout, stderr = out.text(), err.text()
         if disk_exceeded:
             stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(limit)} limit)]\n"
+        elif used_memory:
+            stderr += (f"\n[discover: killed: out of memory (its processes held {size_text(used_memory[0])}, over "
+                       f"its {size_text(memory)} limit)]\n")
         elif timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         write_outputs(request.workdir, stdout, stderr)
         metrics, metrics_error = read_metrics(request.workdir)
         result = ExecResult(
             exit_code=proc.returncode,
-            timed_out=timed_out and not disk_exceeded,
+            timed_out=timed_out and not disk_exceeded and not used_memory,
+            oom_killed=bool(used_memory) and not disk_exceeded,
             cancelled=cancelled,
             disk_exceeded=disk_exceeded,
             duration=ended - started,

@@ -152,3 +152,33 @@ async def test_links_a_node_plants_are_never_followed_by_the_framework(tmp_path:
         assert not (node / "stdout.txt").is_symlink()
         assert find_plots(node) == [] and find_plots(node, ["plot.png"]) == [] and node_plots(node) == []
         assert "plot.png" not in result.artifacts
+
+
+MiB = 1 << 20
+HOG = ("import time\nblocks = []\nfor _ in range(40):\n    blocks.append(bytearray(25 * 2**20))\n"
+       "    time.sleep(0.05)\nprint('survived')\n")  # 1 GB in 25 MB steps, 2 s
+WORKERS = ("import subprocess, sys, time\n"
+           "code = 'import time; b = bytearray(90 * 2**20); time.sleep(30)'\n"
+           "procs = [subprocess.Popen([sys.executable, '-c', code]) for _ in range(4)]\n"
+           "time.sleep(30)\nprint('survived')\n")  # four processes of 90 MB: each under 200 MB, not together
+
+
+@pytest.mark.parametrize("code", [HOG, WORKERS], ids=["one-process", "four-processes"])
+async def test_a_node_over_its_memory_limit_is_killed_as_out_of_memory(tmp_path: Path, code: str) -> None:
+    t0 = time.monotonic()
+    result = await LocalWorkspace(memory_limit=200 * MiB).execute(request(tmp_path, code, time_limit=60))
+    assert result.oom_killed and not result.timed_out and "survived" not in result.stdout
+    assert "killed: out of memory (its processes held" in result.stderr and "over its 200m limit" in result.stderr
+    assert time.monotonic() - t0 < 20
+    from discovery.evaluate import judge
+    from runs.models import MetricSpec
+
+    assert judge(result, MetricSpec(name="acc")).error == "killed: out of memory"
+
+
+async def test_a_node_under_its_memory_limit_runs(tmp_path: Path) -> None:
+    code = "b = bytearray(50 * 2**20)\nprint('fine')\n"
+    ws = LocalWorkspace(memory_limit=400 * MiB)
+    result = await ws.execute(request(tmp_path, code))
+    assert result.exit_code == 0 and result.stdout == "fine\n" and not result.oom_killed
+    assert "400m memory per node" in ws.isolation() and "no memory limit" in LocalWorkspace().isolation()

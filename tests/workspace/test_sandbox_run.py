@@ -91,3 +91,20 @@ def test_a_flag_wins_over_the_idea_and_a_bad_size_is_one_line(tmp_path: Path) ->
     assert done.stderr.strip() == ("discover: error: --node-shm (or the idea's node_shm): 'lots' is not a size "
                                    "(use e.g. 512m or 4g)")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_local_node_over_the_memory_asked_for_is_killed_and_the_run_goes_on(tmp_path: Path) -> None:
+    """`--node-memory` bounds a local node too (it was a Docker-only setting, ignored locally)."""
+    (tmp_path / "idea.md").write_text(IDEA.replace("node_disk: 8m", "node_memory: 200m").replace(
+        "Disk filler", "Memory hog").replace("SIZE_MB: [1, 2, 40]", "SIZE_MB: [1, 2, 600]"))
+    (tmp_path / "baseline.py").write_text(
+        "import json, time\nSIZE_MB = 600\nheld = []\nfor _ in range(SIZE_MB // 10):\n"
+        "    held.append(bytearray(10 << 20))\n    time.sleep(0.01)\n"
+        "json.dump({'acc': 1.0 / SIZE_MB}, open('metrics.json', 'w'))\n")
+    result = run(tmp_path / "idea.md", runs_dir=tmp_path / "runs", budget=3, workers=1, workspace="local")
+    store = RunStore(tmp_path / "runs", readonly=True)
+    nodes = store.nodes(result.run_id)
+    assert nodes[0].params == {"SIZE_MB": 600} and nodes[0].status == NodeStatus.buggy
+    assert nodes[0].error == "killed: out of memory"
+    assert len(nodes) == 3 and any(n.status == NodeStatus.good for n in nodes[1:])
+    assert "200m memory per node" in store.get_run(result.run_id).isolation

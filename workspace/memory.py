@@ -1,0 +1,61 @@
+"""The local workspace's memory limit: the resident memory of a node's whole process tree,
+looked at a few times a second, and a kill when it passes the limit.
+
+Docker gives a node a cgroup; a local node has none, and an rlimit is per process (a node of
+eight workers would get eight times the limit) and counts virtual memory, which CUDA and
+JAX reserve by the terabyte without using it. Resident memory summed over the tree is what
+the machine actually gives the node. Between two looks a fast allocator can pass the limit
+by what it allocates in that time; the kernel's own OOM killer stays the last guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_FIRST_LOOK = 0.05  # seconds
+_MAX_INTERVAL = 0.25
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in memory for ``root`` and every process under it (0 when it is gone)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                # The command name may hold spaces and parentheses: the fields follow the last ')'.
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        pid = int(name)
+        parents[pid] = int(fields[1])  # field 4, ppid
+        rss[pid] = int(fields[21]) * _PAGE  # field 24, rss in pages
+    total, stack = 0, [root]
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+async def watch_memory(root: int, limit: int, on_full: Callable[[int], Awaitable[None]]) -> None:
+    """Look at ``root``'s tree until cancelled; call ``on_full(bytes)`` once when it passes ``limit``."""
+    interval = _FIRST_LOOK
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(interval)
+        t0 = loop.time()
+        used = await asyncio.to_thread(tree_rss, root)
+        if used > limit:
+            await on_full(used)
+            return
+        # A machine with many processes makes a look slower: look less often, never less than 4/s.
+        interval = min(_MAX_INTERVAL, max(interval * 2, 20 * (loop.time() - t0)))
