@@ -196,8 +196,10 @@ def _build_ray(s: WorkspaceSettings, choice: Choice) -> Built:
     """Nodes as Ray tasks; Ray, not our allocator, assigns the GPUs on whichever machine runs them."""
     from workspace.ray_workspace import RayUnavailable, RayWorkspace
 
-    workspace = RayWorkspace(s.ray_address, inner="local", num_cpus=1,
-                             inner_options={"disk_limit": choice.limits.disk})
+    options: dict[str, Any] = {"disk_limit": choice.limits.disk}
+    if s.node_memory is not None:  # the inner local workspace's limit, as when it runs here
+        options["memory_limit"] = choice.limits.memory
+    workspace = RayWorkspace(s.ray_address, inner="local", num_cpus=1, inner_options=options)
     try:
         workspace.connect()  # fail fast, before any node is created
     except RayUnavailable as exc:

@@ -95,8 +95,9 @@ class RayWorkspace:
 
     def isolation(self) -> str:
         """One line: how a node is contained on the worker that runs it."""
-        disk = self.inner_options.get("disk_limit")
-        quota = f", {size_text(disk)} disk per node" if disk else ""
+        disk, memory = self.inner_options.get("disk_limit"), self.inner_options.get("memory_limit")
+        quota = (f", {size_text(disk)} disk per node" if disk else "") + (
+            f", {size_text(memory)} memory per node" if memory and self.inner == "local" else "")
         return (f"each node a Ray task in the {self.inner} workspace of the machine that runs it "
                 f"({'a container' if self.inner == 'docker' else 'no sandbox'}{quota}; its processes killed with it)")
 

@@ -195,6 +195,16 @@ class TestLocalRay:
 
         assert ray.is_initialized()
 
+    async def test_the_memory_limit_holds_on_the_worker(self, local_ray, tmp_path: Path) -> None:
+        from workspace.ray_workspace import RayWorkspace
+
+        code = "import time\nheld = []\nfor _ in range(60):\n    held.append(bytearray(10 << 20))\n    time.sleep(0.02)\n"
+        ws = RayWorkspace("local", scratch_dir=str(tmp_path), inner_options={"memory_limit": 150 << 20})
+        result = await ws.execute(request(tmp_path, code))
+        assert result.oom_killed and "killed: out of memory" in result.stderr
+        assert "150m memory per node" in ws.isolation()
+        await ws.close()
+
     async def test_cancel_kills_the_task_and_all_its_processes(self, local_ray, tmp_path: Path) -> None:
         from workspace.ray_workspace import RayWorkspace
 
