@@ -142,6 +142,8 @@ class LLMConfig(BaseModel):
         """
         env = os.environ if env is None else env
         merged: dict[str, Any] = dict(file or {})
+        if not isinstance(merged.get("models") or {}, Mapping):
+            raise ModelCheckError("llm config", " models: expected a table of role = model")
         merged["models"] = dict(merged.get("models") or {})
         if env.get("DISCOVER_MODEL"):
             merged["model"] = env["DISCOVER_MODEL"]

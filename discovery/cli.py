@@ -311,7 +311,7 @@ def _configure_model(args: argparse.Namespace, config, *, probe: bool = True):  
 
     ``probe=False`` (``discover run``): only the checks that need no litellm here; the search
     checks the rest while its first nodes start (api.run_async's ``check_model``)."""
-    from agents.llm import LLMConfig, check_model, quick_check, with_llm
+    from agents.llm import LLMConfig, ModelCheckError, check_model, quick_check, with_llm
 
     table = {}
     if args.config_file:
@@ -322,13 +322,23 @@ def _configure_model(args: argparse.Namespace, config, *, probe: bool = True):  
                 table = tomllib.load(f).get("llm", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise UsageError(f"--config {args.config_file}: {exc}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--config {args.config_file}: not UTF-8 text (a TOML file is)") from None
+        if not isinstance(table, dict):
+            raise UsageError(f"--config {args.config_file}: llm must be a table ([llm] and its fields)")
     keys = ("model", "api_base", "api_key_env", "value_model", "review_model", "metric_model", "writeup_model",
             "price_in", "price_out")
     given = [k for k in ("price_in", "price_out") if getattr(args, k, None) is not None]
     if len(given) == 1:
         other = "--price-out" if given == ["price_in"] else "--price-in"
         raise UsageError(f"{other}: give it too (USD per million tokens): the two prices go together")
-    llm = LLMConfig.resolve({k: getattr(args, k, None) for k in keys}, table)
+    try:
+        llm = LLMConfig.resolve({k: getattr(args, k, None) for k in keys}, table)
+    except ModelCheckError as exc:
+        if exc.field != "llm config" or not table:
+            raise
+        # A field that fails to validate comes from the file (flags are checked by argparse).
+        raise UsageError(f"--config {args.config_file}: [llm]{exc.rest}") from None
     if llm is None:
         return with_llm(config, None)
     where = f"model {llm.model}" + (f" at {llm.api_base}" if llm.api_base else "")

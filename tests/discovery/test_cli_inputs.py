@@ -59,6 +59,26 @@ def test_a_bad_model_setting_is_named_by_its_flag(tmp_path: Path, capsys: pytest
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(("text", "needle"), [
+    (b'llm = "openai/x"\n', "llm must be a table ([llm] and its fields)"),  # was a traceback
+    (b"\xff\xfe[llm]\n", "not UTF-8 text (a TOML file is)"),  # was a traceback
+    (b'[llm]\nmodel = "openai/x"\nmodels = "abc"\n', "[llm] models: expected a table of role = model"),
+    (b'[llm]\nmodel = "openai/x"\ntimeout = "soon"\n', "[llm] timeout: Input should be a valid number"),
+    (b'[llm]\nmodel = "openai/x"\nbogus = 1\n', "[llm] bogus: Extra inputs are not permitted"),
+    (b"[llm\n", "Expected ']' at the end of a table declaration"),
+])
+def test_a_bad_config_file_is_one_line_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch, text: bytes, needle: str) -> None:
+    monkeypatch.delenv("DISCOVER_MODEL", raising=False)
+    config = tmp_path / "discover.toml"
+    config.write_bytes(text)
+    idea = idea_file(tmp_path / "idea", GOOD)
+    code, _, err = cli(capsys, "--runs-dir", tmp_path / "runs", "run", idea, "--config", config)
+    assert code == 2 and err.startswith(f"discover: error: --config {config}: ") and err.count("\n") == 1, err
+    assert needle in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_run_without_a_valid_metric_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     idea = idea_file(tmp_path / "idea", GOOD, baseline=CRASHES)
     code, _, err = cli(capsys, "run", idea, "--budget", "2", "--quiet", "--runs-dir", tmp_path / "runs")
