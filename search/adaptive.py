@@ -8,7 +8,11 @@ local optimum. This policy does both, switching on evidence from the tree:
 2. Debug: with ``debug_prob``, repair a buggy leaf at random, as AIDE does (picking the
    one under the best node instead measured worse with several workers: it crowds them all
    around one node).
-3. Exploit: improve the best node.
+3. Exploit: improve the best node; or rather, of the top open nodes, the best by its metric
+   averaged with its valid children's, each child weighing ``smooth``. Under noisy
+   measurements the best node is often a lucky draw whose improvements fall back; the
+   average moves the climb to a node that holds up, as mcts's subtree means do (mcts led
+   adaptive on noisy landscapes without it). With no children it is the best node.
 4. Widen when stalled: once ``stall`` scored nodes have come after the best one without
    beating it, a share ``explore`` of the selections try something else: a new draft, the
    best node of another draft's branch, or a crossover of the best node with that one;
@@ -19,8 +23,9 @@ local optimum. This policy does both, switching on evidence from the tree:
    the step is worth more as an improvement (with four workers it cost greedy's score
    otherwise, on the tuning families).
 
-Until it widens or ablates it draws its random numbers as greedy does, so on one seed the two
-make the same choices and a paired comparison isolates what widening adds.
+Until it widens or ablates it draws its random numbers as greedy does (smoothing draws none),
+so with ``smooth=0`` the two make the same choices on one seed and a paired comparison
+isolates what widening adds.
 
 It keeps no state: every decision is a function of the tree (its counts are by node id,
 so a resumed tree decides the same way) and the ``rng``.
@@ -47,6 +52,7 @@ class AdaptivePolicy:
     ablate_share: float = 0.1  # ablate the best node once when this share of the budget is left
     ablate_after: int | None = None  # ... and it has stood that many scored nodes (None: ``stall``)
     crossover: bool = True
+    smooth: float = 0.3  # weight of each valid child's metric in the score of the node to improve
     name: str = "adaptive"
 
     def select(self, tree: SearchTree, rng: random.Random) -> Action | None:
@@ -75,7 +81,29 @@ class AdaptivePolicy:
             action = self._widen(tree, rng, best, can_draft)
             if action is not None:
                 return action
-        return Action("improve", best.id)
+        return Action("improve", self._to_improve(tree, best).id)
+
+    def _to_improve(self, tree: SearchTree, best: TreeNode) -> TreeNode:
+        """The node to climb from: of the top open nodes, the best by its metric averaged with
+        its valid children's (each weighing ``smooth``). A node measured lucky under noise has
+        children that fall back; averaging them in moves the climb to a node that holds up, as
+        mcts's subtree means do."""
+        if self.smooth <= 0:
+            return best
+        sign = 1.0 if tree.direction == "maximize" else -1.0
+        top, top_score = best, None
+        seen = 0
+        for n in tree.ranked():
+            if n.exhausted:
+                continue
+            kids = [tree.nodes[c].metric for c in n.children if tree.nodes[c].valid]
+            score = (sign * n.metric + self.smooth * sign * sum(kids)) / (1 + self.smooth * len(kids))
+            if top_score is None or score > top_score:
+                top, top_score = n, score
+            seen += 1
+            if seen >= _SMOOTH_TOP:  # a node's average never passes the best of its family: the top few do
+                break
+        return top
 
     # -- the pieces ------------------------------------------------------------------------------
 
@@ -103,6 +131,9 @@ class AdaptivePolicy:
         if tree.since_best() < (self.stall if self.ablate_after is None else self.ablate_after):
             return None
         return Action("ablate", best.id)
+
+
+_SMOOTH_TOP = 32
 
 
 def _debug_target(tree: SearchTree, rng: random.Random) -> int | None:
