@@ -52,11 +52,10 @@ def strip_reasoning(reply: str) -> str:
         fenced = [m.span() for m in _FENCE.finditer(text)]
         close = next((m for m in _THINK_CLOSE.finditer(text)
                       if not any(a <= m.start() < b for a, b in fenced)), None)
-        if close is not None:
-            text = text[close.end():].lstrip()
-        elif _THINK_OPEN.match(text):
-            return ""
-        if close is None or not _THINK_OPEN.match(text):
+        if close is None:
+            return "" if _THINK_OPEN.match(text) else text  # cut off while reasoning, or no reasoning
+        text = text[close.end():].lstrip()
+        if not _THINK_OPEN.match(text):
             return text
 
 

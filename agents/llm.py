@@ -324,7 +324,6 @@ class LLMClient:
         node_id = current_node.get()
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(cfg.concurrency)
-        last_error = "no attempt made"
         retries = cfg.max_retries  # one more when the request is re-sent without its system role
         attempt = 0
         while True:

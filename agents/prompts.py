@@ -191,9 +191,7 @@ class Section(str):
 
 def extra(text: str) -> Section:
     """``text`` as a section the prompt can do without (memory, lessons, other drafts)."""
-    section = Section(text or "")
-    section.short = ""
-    return section
+    return Section(text or "")  # its short form is the class's: ''
 
 
 class Prompt(list):  # type: ignore[type-arg] - a list of chat messages, as litellm takes it

@@ -33,7 +33,7 @@ from agents.params import find_params, set_params
 from discovery.evaluate import judge
 from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, Run, holdout_hash
 from runs.store import RunStore
-from workspace.base import ExecRequest, Workspace, remove_node_file
+from workspace.base import ExecRequest, Workspace, clear_for_folder
 
 SEED_NAME = "SEED"  # a top-level constant of this name is set to each seed, as well as DISCOVER_SEED
 HOLDOUT_SCRIPT = "holdout.py"
@@ -234,9 +234,7 @@ def _own_folder(node_dir: Path, *parts: str) -> Path:
     that folder to the node's code."""
     path = node_dir
     for part in parts:
-        path = path / part
-        if path.is_symlink() or (path.exists() and not path.is_dir()):
-            remove_node_file(path)
+        path = clear_for_folder(path / part)
     return path
 
 

@@ -138,6 +138,14 @@ def remove_node_file(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def clear_for_folder(path: Path) -> Path:
+    """``path``, with a link or a file the node left where a folder of the framework's goes
+    removed (a ``tmp`` or ``seeds`` link to a folder of the user's would be written into)."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        remove_node_file(path)
+    return path
+
+
 def write_node_file(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to a file of the framework's own in a node folder (see open_node_file)."""
     with os.fdopen(open_node_file(path, write=True), "w", encoding="utf-8") as f:
@@ -202,10 +210,7 @@ def prepare_workdir(request: ExecRequest, visible: Callable[[int, str], str] | N
     # A re-run (resume, seeds, the final check) finds what an earlier attempt left, links included.
     write_node_file(request.workdir / request.script, request.code)
     remove_node_file(request.workdir / METRICS_FILE)
-    tmp = request.workdir / "tmp"  # the node's TMPDIR: its own folder, not a link an attempt left
-    if tmp.is_symlink() or (tmp.exists() and not tmp.is_dir()):
-        remove_node_file(tmp)
-    tmp.mkdir(exist_ok=True)
+    clear_for_folder(request.workdir / "tmp").mkdir(exist_ok=True)  # the node's TMPDIR, not a link left there
     link_data(request.workdir, request.data, visible)
 
 

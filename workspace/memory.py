@@ -10,13 +10,13 @@ by what it allocates in that time; the kernel's own OOM killer stays the last gu
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable
 
+from workspace.quota import poll_until
+
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_FIRST_LOOK = 0.05  # seconds
-_MAX_INTERVAL = 0.25
+_MAX_INTERVAL = 0.25  # seconds between two looks, at most
 
 
 def tree_rss(root: int) -> int:
@@ -47,15 +47,7 @@ def tree_rss(root: int) -> int:
 
 
 async def watch_memory(root: int, limit: int, on_full: Callable[[int], Awaitable[None]]) -> None:
-    """Look at ``root``'s tree until cancelled; call ``on_full(bytes)`` once when it passes ``limit``."""
-    interval = _FIRST_LOOK
-    loop = asyncio.get_running_loop()
-    while True:
-        await asyncio.sleep(interval)
-        t0 = loop.time()
-        used = await asyncio.to_thread(tree_rss, root)
-        if used > limit:
-            await on_full(used)
-            return
-        # A machine with many processes makes a look slower: look less often, never less than 4/s.
-        interval = min(_MAX_INTERVAL, max(interval * 2, 20 * (loop.time() - t0)))
+    """Look at ``root``'s tree until cancelled; call ``on_full(bytes)`` once when it passes ``limit``
+    (4 looks a second at least)."""
+    used = await poll_until(lambda: tree_rss(root), lambda used: used > limit, max_interval=_MAX_INTERVAL)
+    await on_full(used)

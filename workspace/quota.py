@@ -78,18 +78,24 @@ def trim_to(root: Path, limit: int) -> int:
 
 
 async def watch(root: Path, limit: int, on_full: Callable[[], Awaitable[None]]) -> None:
-    """Look at ``root``'s size until cancelled; call ``on_full`` once when it reaches ``limit``.
+    """Look at ``root``'s size until cancelled; call ``on_full`` once when it reaches ``limit``."""
+    await poll_until(lambda: folder_usage(root), lambda used: used >= limit)
+    await on_full()
 
-    The interval grows with the time a look takes, so a folder of many files does not keep
-    a core busy, and never exceeds half a second.
+
+async def poll_until(measure: Callable[[], int], full: Callable[[int], bool], *,
+                     max_interval: float = _MAX_INTERVAL) -> int:
+    """Call ``measure`` (in a thread) every so often until ``full`` says yes; return that value.
+
+    The interval grows with the time a look takes, so a big folder or a busy machine does
+    not keep a core busy, and never exceeds ``max_interval``.
     """
     interval = _FIRST_LOOK
     loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(interval)
         t0 = loop.time()
-        used = await asyncio.to_thread(folder_usage, root)
-        if used >= limit:
-            await on_full()
-            return
-        interval = min(_MAX_INTERVAL, max(interval * 2, 20 * (loop.time() - t0)))
+        used = await asyncio.to_thread(measure)
+        if full(used):
+            return used
+        interval = min(max_interval, max(interval * 2, 20 * (loop.time() - t0)))
