@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from runs.display import printable  # stored text holds model replies and experiment output
+
 DEFAULT_RUNS_DIR = "runs"
 RUN_HELP = "run id, any part of it that names one run, or 'latest' (default)"
 EXIT_CODES = """exit status:
@@ -211,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UsageError as exc:
-        print(f"discover: error: {exc}", file=sys.stderr)
+        print(f"discover: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except Exception as exc:
         # Our own bad-input errors are one line for the user; anything else is a real bug.
@@ -220,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = user_message(exc)
         if message is None:
             raise
-        print(f"discover: error: {message}", file=sys.stderr)
+        print(f"discover: error: {printable(message)}", file=sys.stderr)
         return 2
     finally:
         if argv is None:
@@ -402,7 +404,7 @@ def _search(args: argparse.Namespace, store, run, lock=None) -> int:  # noqa: AN
     progress = SilentProgress() if args.quiet else TerminalProgress()
     result = asyncio.run(run_async(store, run, progress, handle_signals=True, lock=lock, check_model=True))
     if args.quiet:
-        print(summary_table(store, run.id))
+        print(printable(summary_table(store, run.id)))
         if result.report:
             print(f"report: {result.report}")
     store.close()
@@ -469,7 +471,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     store = _open_store(args, readonly=True)
     run_id = store.resolve_run(args.run)
-    print(show_node(store, run_id, args.node) if args.node is not None else show_run(store, run_id))
+    print(printable(show_node(store, run_id, args.node) if args.node is not None else show_run(store, run_id)))
     return 0
 
 
@@ -557,7 +559,7 @@ def _cmd_ideate(args: argparse.Namespace) -> int:
         store.close()
     if result is None:
         return 1
-    print(summary(result))
+    print(printable(summary(result)))
     if not args.run:
         return 0
     best = result.best.path

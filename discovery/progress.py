@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from discovery.durations import format_duration
+from runs.display import printable
 from runs.models import Node, NodeStatus
 
 _MARK = {
@@ -87,7 +88,7 @@ class TerminalProgress:
         if node.status == NodeStatus.good:
             detail = f"{status.metric} = {node.metric:.6g}"
         else:
-            detail = (node.error or "").splitlines()[0][:90] if node.error else ""
+            detail = printable(node.error.splitlines()[0])[:90] if node.error else ""
         parent = f"<-{node.parent_id}" if node.parent_id else "   "
         star = " *" if status.best_id == node.id else ""
         self._print(f"  {mark} #{node.id:<4} {parent:<6} {node.operator:<7} {detail}{star}")
@@ -102,7 +103,7 @@ class TerminalProgress:
     def finished(self, store: Any, run_id: str, report: Path | None) -> None:
         if self.live:
             self.stream.write("\r\033[K")
-        self.stream.write(summary_table(store, run_id) + "\n")
+        self.stream.write(printable(summary_table(store, run_id)) + "\n")
         if report is not None:
             self.stream.write(f"report: {report}\n")
         self.stream.flush()

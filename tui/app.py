@@ -163,7 +163,7 @@ class DiscoverApp(App[str | None]):
         try:
             self.commands.send(kind, node_id)
         except CommandError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         self.notify(done or f"{kind}: sent")
         self.refresh_from_store()  # the header shows "paused" at once
@@ -219,7 +219,7 @@ class DiscoverApp(App[str | None]):
         try:
             new_id = self.commands.fork(node_id)
         except CommandError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         self.notify(f"Forked run {new_id} from node {node_id}. Start it with: discover resume {new_id}", timeout=15)
 
@@ -257,7 +257,7 @@ class DiscoverApp(App[str | None]):
                 try:
                     self.commands.send("stop")
                 except CommandError as exc:
-                    self.notify(str(exc), severity="error")
+                    self.notify(str(exc), severity="error", markup=False)
                     return
                 self.exit("stop")
             elif choice == "background":

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, MarkdownViewer
 
+from runs.display import printable
 from runs.models import RunPaper
 
 PURPOSE = {"idea": "the idea was checked against it", "related": "found for the write-up"}
@@ -39,7 +40,7 @@ class PapersScreen(Screen[None]):
         self.papers = papers
 
     def compose(self) -> ComposeResult:
-        yield MarkdownViewer(papers_markdown(self.papers), show_table_of_contents=False, id="papers")
+        yield MarkdownViewer(printable(papers_markdown(self.papers)), show_table_of_contents=False, id="papers")
         yield Footer()
 
     def action_close(self) -> None:

@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, MarkdownViewer
 
+from runs.display import printable
+
 
 class ReportScreen(Screen[None]):
     """Shows ``report.md``; escape or q goes back to the tree."""
@@ -21,7 +23,9 @@ class ReportScreen(Screen[None]):
         self.path = path
 
     def compose(self) -> ComposeResult:
-        yield MarkdownViewer(self.path.read_text(encoding="utf-8"), show_table_of_contents=False, id="report")
+        # The write-up quotes model replies and experiment output.
+        text = printable(self.path.read_text(encoding="utf-8", errors="replace"))
+        yield MarkdownViewer(text, show_table_of_contents=False, id="report")
         yield Footer()
 
     def action_close(self) -> None:

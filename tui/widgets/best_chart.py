@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
@@ -36,6 +37,6 @@ class BestChart(Vertical):
             caption = f"best {metric.name}: {metric_text(curve[0])} → {metric_text(curve[-1])} ({len(curve)} good nodes)"
         else:
             caption = f"best {metric.name}: no good node yet"
-        self.query_one("#best-caption", Label).update(caption)
+        self.query_one("#best-caption", Label).update(Text(caption))  # the metric name is the idea's: not markup
         # A minimised metric is drawn upside down so that "better" always points up.
         self.query_one("#best-spark", Sparkline).data = list(curve) if self.watcher.maximize else [-v for v in curve]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
+from runs.display import printable
 from runs.models import Event
 
 _KIND_STYLE = {"node_finished": "green", "node_started": "yellow", "command": "cyan", "stopping": "magenta",
@@ -34,5 +35,5 @@ def event_line(event: Event, started_at: float) -> Text:
     line.append(f"{event.kind:<13} ", style=_KIND_STYLE.get(event.kind, ""))
     if event.node_id is not None:
         line.append(f"#{event.node_id} ", style="bold")
-    line.append(event.message)
+    line.append(printable(event.message))
     return line

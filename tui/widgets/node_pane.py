@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
+from runs.display import printable
 from tui.details import NodeDetails
 from tui.format import PRUNED_STYLE, STATUS_STYLE, metric_text
 
@@ -77,11 +78,11 @@ def overview(details: NodeDetails) -> RenderableType:
         facts.add_row("value estimate", f"{n.value:.3f}")
     explanation = getattr(n, "value_explanation", None)
     if explanation:
-        facts.add_row("why", str(explanation))
+        facts.add_row("why", Text(printable(str(explanation))))
     for key, amount in details.usage.items():
         facts.add_row(key.replace("_", " "), f"{amount:.4f}" if "cost" in key else f"{amount:g}")
     parts: list[RenderableType] = [title, Text(), facts, Text(), Text("plan", style="bold underline"),
-                                   Text(n.plan or "(no plan yet)")]
+                                   Text(printable(n.plan or "(no plan yet)"))]
     if n.params:
         parts += [Text(), Text("params", style="bold underline"), Text(json.dumps(n.params, sort_keys=True))]
     if n.metrics:
@@ -90,15 +91,16 @@ def overview(details: NodeDetails) -> RenderableType:
         table.add_column()
         for key in sorted(n.metrics):
             value = n.metrics[key]
-            table.add_row(key, metric_text(value) if isinstance(value, float) else json.dumps(value))
+            # A metric name is the experiment's to choose: a cell given as text, never read as markup.
+            table.add_row(Text(printable(key)), metric_text(value) if isinstance(value, float) else json.dumps(value))
         parts += [Text(), Text("metrics", style="bold underline"), table]
     if details.reviews:
         parts += [Text(), Text("reviews", style="bold underline")]
         for review in details.reviews:
             shown = {k: v for k, v in review.items() if k not in ("id", "run_id", "node_id")}
-            parts.append(Text(" · " + ", ".join(f"{k}: {v}" for k, v in shown.items())))
+            parts.append(Text(printable(" · " + ", ".join(f"{k}: {v}" for k, v in shown.items()))))
     if n.error:
-        parts += [Text(), Text("error", style="bold underline red"), Text(n.error, style="red")]
+        parts += [Text(), Text("error", style="bold underline red"), Text(printable(n.error), style="red")]
     return Group(*parts)
 
 
@@ -106,15 +108,15 @@ def code_view(details: NodeDetails) -> RenderableType:
     code = details.node.code
     if not code:
         return Text("No code yet." if details.node.status.value in ("pending",) else "No code.", style="dim")
-    return Syntax(code, "python", theme=_THEME, line_numbers=True, word_wrap=False)
+    return Syntax(printable(code), "python", theme=_THEME, line_numbers=True, word_wrap=False)
 
 
 def output_view(details: NodeDetails) -> RenderableType:
     n = details.node
     parts: list[RenderableType] = [Text("stdout (tail)", style="bold underline"),
-                                   Text(n.stdout_tail.rstrip() or "(empty)")]
+                                   Text(printable(n.stdout_tail).rstrip() or "(empty)")]
     parts += [Text(), Text("stderr (tail)", style="bold underline"),
-              Text(n.stderr_tail.rstrip() or "(empty)", style="red" if n.stderr_tail.strip() else "")]
+              Text(printable(n.stderr_tail).rstrip() or "(empty)", style="red" if n.stderr_tail.strip() else "")]
     return Group(*parts)
 
 
@@ -124,4 +126,4 @@ def diff_view(details: NodeDetails) -> RenderableType:
     diff = details.diff
     if not diff:
         return Text("Same code as the parent." if details.node.code else "No code yet.", style="dim")
-    return Syntax(diff, "diff", theme=_THEME, word_wrap=False)
+    return Syntax(printable(diff), "diff", theme=_THEME, word_wrap=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from runs.display import printable
 from tui.data import RunWatcher
 from tui.format import duration_text, metric_text
 
@@ -37,7 +38,7 @@ def header_text(w: RunWatcher) -> Text:
                    "stopped": "bold magenta", "crashed": "bold red"}.get(state, "bold")
     text = Text()
     text.append(f" {run.id}", style="bold")
-    text.append(f"  {run.idea.title}", style="italic")
+    text.append(f"  {printable(run.idea.title)}", style="italic")
     if run.parent_run_id:
         text.append(f"  (fork of {run.parent_run_id} #{run.parent_node_id})", style="dim")
     text.append("\n ")
@@ -66,5 +67,5 @@ def header_text(w: RunWatcher) -> Text:
         text.append(f"{res['nodes']} nodes, {res.get('cpus_free', 0):g}/{res.get('cpus_total', 0):g} CPUs free")
     if res.get("error"):
         text.append("  cluster ", style="dim")
-        text.append(res["error"], style="red")
+        text.append(printable(str(res["error"])), style="red")
     return text
