@@ -161,18 +161,21 @@ def _then(messages: list[dict[str, Any]], *more: dict[str, Any]) -> list[dict[st
     return out
 
 
-async def _complete(client: Asker, convo: list[dict[str, Any]], **kw: Any) -> tuple[str, list[dict[str, Any]]]:
-    """(reply text, the conversation sent): the prompt's short form goes when the model says
-    the whole one is longer than its context (a small local model), and the caller goes on from it."""
+async def _complete(client: Asker, convo: list[dict[str, Any]], **kw: Any) -> tuple[str, list[dict[str, Any]], bool]:
+    """(reply text, the conversation sent, whether the reply was cut at the model's output limit):
+    the prompt's short form goes when the model says the whole one is longer than its context (a
+    small local model), and the caller goes on from it."""
     from agents.llm import ContextTooLong  # agents.llm imports this module
 
     try:
-        return (await client.complete(convo, **kw)).text, convo
+        done = await client.complete(convo, **kw)
     except ContextTooLong:
         short = getattr(convo, "short", None)
         if not short:
             raise
-        return (await client.complete(short, **kw)).text, short
+        convo = short
+        done = await client.complete(convo, **kw)
+    return done.text, convo, bool(getattr(done, "cut", False))
 
 
 async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: str,
@@ -185,10 +188,14 @@ async def ask_code(client: Asker, messages: list[dict[str, Any]], *, purpose: st
     convo = messages
     reason = "no attempt"
     for i in range(attempts):
-        reply, convo = await _complete(client, convo, role="code", purpose=purpose)
+        reply, convo, cut = await _complete(client, convo, role="code", purpose=purpose)
         if nothing_left_ok and says_nothing_left(reply):
             return reply, ""
         try:
+            if cut and not _closed_python_block(reply):
+                # What parses of a cut script is its first part: run, it would fail or measure the wrong thing.
+                raise NoCode("the reply was cut off at your output limit before the script ended; write a "
+                             "shorter script")
             return reply, extract_code(reply)
         except NoCode as exc:
             reason = str(exc)
@@ -231,7 +238,7 @@ async def ask_json(client: Asker, messages: list[dict[str, Any]], model: type[M]
         response_format = json_schema_format(model)
     for i in range(attempts):
         kw = {"response_format": response_format} if response_format else {}
-        reply, convo = await _complete(client, convo, role=role, purpose=purpose, **kw)
+        reply, convo, _ = await _complete(client, convo, role=role, purpose=purpose, **kw)
         try:
             return extract_json(reply, model)
         except BadJSON as exc:
@@ -249,6 +256,12 @@ def json_schema_format(model: type[BaseModel]) -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+def _closed_python_block(reply: str) -> bool:
+    """Whether ``reply`` holds a Python (or untagged) code block with its closing fence."""
+    return any(m["lang"].lower() in _PYTHON_TAGS and m["body"].strip() and m.group(0).rstrip().endswith(m["fence"])
+               for m in _FENCE.finditer(reply))
+
 
 def _clean(code: str) -> str:
     code = textwrap.dedent(code).strip("\n")

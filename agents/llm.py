@@ -205,6 +205,7 @@ class Completion:
 
     text: str
     call: LLMCall
+    cut: bool = False  # the model stopped at its output limit (finish_reason "length"), not at its end
 
 
 OnCall = Callable[[LLMCall], Any | Awaitable[Any]]
@@ -369,7 +370,7 @@ class LLMClient:
             self.ledger.add(call.cost)
             await self._report(call)
             # The record keeps the reply as sent; callers get the answer without its reasoning.
-            return Completion(text=strip_reasoning(text), call=call)
+            return Completion(text=strip_reasoning(text), call=call, cut=_finish_reason(response) == "length")
 
     def supports_vision(self, role: Role = "review") -> bool:
         """Whether ``role``'s model takes images (the config's ``vision`` overrides litellm)."""
@@ -520,6 +521,11 @@ def _reply_text(response: Any) -> str:
         raise LLMError("the reply has no choices")
     content = choices[0].message.content
     return content if isinstance(content, str) else ""
+
+
+def _finish_reason(response: Any) -> str | None:
+    choices = getattr(response, "choices", None) or []
+    return getattr(choices[0], "finish_reason", None) if choices else None
 
 
 def _cost(litellm: Any, response: Any, config: LLMConfig | None = None) -> float:

@@ -35,6 +35,7 @@ class Reply:
     raw: str | None = None  # a body sent as is (malformed JSON, non-OpenAI shapes)
     model: str | None = None  # the model name echoed back; default: the one requested
     usage: tuple[int, int] | None = None  # (prompt, completion) tokens; default: chars / 4
+    finish_reason: str = "stop"  # "length": the reply was cut at the model's output limit
 
 
 @dataclass
@@ -204,7 +205,7 @@ def _completion(request: Request, reply: Reply, n: int) -> dict[str, Any]:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": reply.model or request.body.get("model", "scripted"),
-        "choices": [{"index": 0, "finish_reason": "stop",
+        "choices": [{"index": 0, "finish_reason": reply.finish_reason,
                      "message": {"role": "assistant", "content": reply.content}}],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens},

@@ -132,6 +132,23 @@ async def test_operators_need_a_parent_with_code(llm: ScriptedLLM) -> None:
     assert llm.requests == []
 
 
+async def test_a_script_cut_at_the_output_limit_is_asked_again_not_run() -> None:
+    """A model that stops at its output limit (finish_reason "length") leaves a script whose first
+    part often parses; run, it would fail or measure something else. The agent asks again, saying
+    why; a cut reply whose script block was already closed is used."""
+    whole = script(width=16)
+    cut = "Widen to 16.\n\n```python\n" + whole.split("json.dump")[0]  # parses, never writes metrics.json
+    replies = [Reply(cut, finish_reason="length"), Reply(fenced(whole, plan="Widen to 16.")),
+               Reply(fenced(script(width=32)) + "And a long explanation that was cut", finish_reason="length")]
+    with ScriptedLLM(handler=lambda req: replies.pop(0)) as server:
+        p = await agent(server).propose(ctx("improve", node(1)))
+        assert p.params == {"LR": 0.1, "WIDTH": 16} and "metrics.json" in p.code
+        again = server.requests[1].messages[-1]["content"]
+        assert again.startswith("Your reply cannot be used: the reply was cut off at your output limit")
+        p = await agent(server).propose(ctx("improve", node(1)))
+        assert p.params == {"LR": 0.1, "WIDTH": 32} and len(server.requests) == 3
+
+
 async def test_a_prompt_too_long_for_a_small_model_is_sent_without_its_extras() -> None:
     """A small local model (vLLM with a 2k context) refuses the whole prompt: the operator asks
     again without the memory and lessons and with the idea cut, and a repair turn goes on from
