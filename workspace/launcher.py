@@ -17,6 +17,10 @@ it uses only the standard library.
 - ``--no-network``: a network namespace of its own with only loopback, when the kernel lets
   this user create one (directly as root, else inside a user namespace that maps the
   caller's own uid and gid). Best effort: without it the node keeps the host's network.
+- ``--shm BYTES``: a /dev/shm of the node's own, a tmpfs of at most BYTES (0: the kernel's
+  default, half the memory) in a mount namespace of its own. What the node leaves there goes
+  with its last process, and it sees no other process's shared memory. Without it (a kernel
+  that refuses the namespace) a file a node writes to the host's /dev/shm outlives it.
 - ``--probe``: print what this machine allows as JSON and exit.
 """
 
@@ -31,8 +35,10 @@ import time
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x4000, 0x40000
 GRACE = 1.5  # seconds a SIGTERMed node has to exit before everything of it is killed
 _SIGNALS = {signal.SIGCHLD, signal.SIGTERM, signal.SIGUSR1}
 
@@ -45,13 +51,13 @@ def make_subreaper(libc: ctypes.CDLL) -> bool:
     return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def isolate_network(libc: ctypes.CDLL) -> str | None:
-    """Enter a new network namespace with loopback up; which way it worked, or None."""
-    if libc.unshare(CLONE_NEWNET) == 0:
-        _loopback_up(libc)
-        return "netns"
+def enter_namespaces(libc: ctypes.CDLL, flags: int) -> str | None:
+    """Enter new namespaces (``CLONE_NEW*`` flags): directly where allowed (root), else inside a
+    new user namespace that maps the caller's own ids. "direct", "userns", or None."""
+    if libc.unshare(flags) == 0:
+        return "direct"
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0:
+    if libc.unshare(CLONE_NEWUSER | flags) != 0:
         return None
     # Map our own ids, so the node keeps its uid and the files it writes stay ours.
     try:
@@ -60,8 +66,29 @@ def isolate_network(libc: ctypes.CDLL) -> str | None:
         pass  # kernels before 3.19 have no setgroups file
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
     _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    return "userns"
+
+
+def isolate_network(libc: ctypes.CDLL) -> str | None:
+    """Enter a new network namespace with loopback up; which way it worked, or None."""
+    how = enter_namespaces(libc, CLONE_NEWNET)
+    if how is None:
+        return None
     _loopback_up(libc)
-    return "userns+netns"
+    return "netns" if how == "direct" else "userns+netns"
+
+
+def private_shm(libc: ctypes.CDLL, size: int) -> bool:
+    """A /dev/shm of our own: a new mount namespace, private mounts, a fresh tmpfs of ``size``
+    bytes (0: the kernel's default) on /dev/shm. False where the kernel refuses any step."""
+    if not os.path.isdir("/dev/shm") or enter_namespaces(libc, CLONE_NEWNS) is None:
+        return False
+    # Private first: on a host whose mounts are shared (systemd's default) the tmpfs would
+    # otherwise appear on the host's /dev/shm too.
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return False
+    options = b"mode=1777" + (b",size=%d" % size if size else b"")
+    return libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", MS_NOSUID | MS_NODEV, options) == 0
 
 
 def _write(path: str, text: str) -> None:
@@ -182,6 +209,7 @@ def _exit_like(status: int) -> None:
 
 def main(argv: list[str]) -> None:
     fsize: int | None = None
+    shm: int | None = None
     no_network = probe = False
     while argv and argv[0] != "--":
         flag = argv.pop(0)
@@ -189,6 +217,8 @@ def main(argv: list[str]) -> None:
             fsize = int(argv.pop(0))
         elif flag == "--no-network":
             no_network = True
+        elif flag == "--shm":
+            shm = int(argv.pop(0))
         elif flag == "--probe":
             probe = True
         else:
@@ -206,10 +236,17 @@ def main(argv: list[str]) -> None:
             # Half-made (a user namespace without its id map): running on would fail oddly.
             sys.stderr.write(f"[discover: could not isolate the network: {exc}]\n")
             os._exit(125)
+    own_shm = None
+    if shm is not None:
+        try:
+            own_shm = private_shm(libc, shm)
+        except OSError as exc:
+            sys.stderr.write(f"[discover: could not give the node its own /dev/shm: {exc}]\n")
+            os._exit(125)
     if probe:
         import json  # here only: importing it costs more than the rest of the launcher
 
-        print(json.dumps({"subreaper": subreaper, "network": network}))
+        print(json.dumps({"subreaper": subreaper, "network": network, "shm": own_shm}))
         return
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     if fsize is not None:

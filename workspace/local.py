@@ -95,6 +95,8 @@ class LocalWorkspace:
                      if self.memory_limit else "no memory limit")
         parts.append("processes killed with the node" if probe().get("subreaper") else
                      "leftover processes killed by process group and a sweep")
+        parts.append("a /dev/shm of its own" if probe().get("shm") else
+                     "the host's /dev/shm (this kernel refuses a mount namespace: files there outlive the node)")
         return ", ".join(parts)
 
     def kill_all(self) -> None:
@@ -119,6 +121,8 @@ class LocalWorkspace:
             launcher += ["--fsize", str(limit)]
         if self.isolate_network and not request.network:
             launcher.append("--no-network")
+        # A /dev/shm of its own: what the node leaves there goes with it (the memory limit bounds it).
+        launcher += ["--shm", str(self.memory_limit or 0)]
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
         argv = [self.python, request.script]
         if request.confine:
@@ -223,13 +227,14 @@ class LocalWorkspace:
 
 @functools.cache
 def probe() -> dict[str, Any]:
-    """What the launcher can do on this machine: {'subreaper': bool, 'network': how or None}."""
+    """What the launcher can do on this machine: {'subreaper': bool, 'network': how or None,
+    'shm': whether a node gets a /dev/shm of its own}."""
     try:
-        done = subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER), "--probe", "--no-network"],
+        done = subprocess.run([sys.executable, "-I", "-S", str(LAUNCHER), "--probe", "--no-network", "--shm", "0"],
                               capture_output=True, text=True, timeout=30, check=False)
         return json.loads(done.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
-        return {"subreaper": False, "network": None}
+        return {"subreaper": False, "network": None, "shm": False}
 
 
 def sweep_token(token: str) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,13 +93,17 @@ async def test_outputs_survive_slots_on_another_filesystem(workspaces) -> None:
     shm = Path("/dev/shm")
     if not shm.is_dir() or shm.stat().st_dev == Path.cwd().stat().st_dev:
         pytest.skip("needs /dev/shm on a filesystem of its own")
-    nodes = workspaces(pool_size=1, scratch=shm / f"discover-test-{nodes_id()}")
+    scratch = shm / f"discover-test-{nodes_id()}"
+    nodes = workspaces(pool_size=1, scratch=scratch)
     code = ("import json, os\nos.makedirs('plots', exist_ok=True)\nopen('plots/a.png', 'wb').write(b'png')\n"
             "json.dump({'acc': 0.7}, open('metrics.json', 'w'))\n")
-    result = await nodes.run(code)
-    assert result.exit_code == 0, result.stderr
-    assert result.metrics == {"acc": 0.7} and result.artifacts == ["plots/a.png"], result.stderr
-    await nodes.still_runs()
+    try:
+        result = await nodes.run(code)
+        assert result.exit_code == 0, result.stderr
+        assert result.metrics == {"acc": 0.7} and result.artifacts == ["plots/a.png"], result.stderr
+        await nodes.still_runs()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the machine's shared memory is not ours to litter
 
 
 async def test_memory_and_shm_are_settings(workspaces) -> None:

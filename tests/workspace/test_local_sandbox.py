@@ -172,6 +172,45 @@ async def test_no_network_unless_the_idea_asks(tmp_path: Path, host_server: int)
     assert "no network (a network namespace)" in ws.isolation()
 
 
+SHM = """
+import multiprocessing as mp, os, sys
+name = sys.argv[1] if len(sys.argv) > 1 else os.environ["SHM_NAME"]
+print("host file seen" if os.path.exists('/dev/shm/' + os.environ["HOST_FILE"]) else "host file unseen")
+open('/dev/shm/' + name, 'wb').write(b'z' * (4 << 20))
+q = mp.Queue()  # POSIX semaphores live in /dev/shm: the node's own must work
+with mp.Pool(2) as pool:
+    print('pool', sum(pool.map(abs, [-1, -2, -3])))
+q.put('queued'); print(q.get())
+try:
+    with open('/dev/shm/big', 'wb') as f:
+        for _ in range(160):
+            f.write(b'y' * (1 << 20))
+    print('big written')
+except OSError as exc:
+    print('big refused:', exc.strerror)
+"""
+
+
+@pytest.mark.skipif(not probe().get("shm"), reason="this kernel refuses a mount namespace for the node's /dev/shm")
+async def test_a_node_has_a_dev_shm_of_its_own_that_goes_with_it(tmp_path: Path) -> None:
+    """A file a node writes to /dev/shm lives in RAM, outside its folder's quota: on the host's
+    /dev/shm it outlived the node. Each node gets its own, bounded by its memory limit."""
+    token = os.urandom(4).hex()
+    host_file = Path(f"/dev/shm/discover-test-host-{token}")
+    host_file.write_bytes(b"the user's shared memory")
+    try:
+        ws = LocalWorkspace(memory_limit=128 * MB)
+        env = {"SHM_NAME": f"discover-test-node-{token}", "HOST_FILE": host_file.name}
+        result = await ws.execute(request(tmp_path, SHM, extra_env=env))
+        assert result.exit_code == 0, result.stderr
+        assert "host file unseen" in result.stdout and "pool 6" in result.stdout and "queued" in result.stdout
+        assert "big refused: No space left on device" in result.stdout  # 160 MB past a 128 MB limit
+        assert not Path(f"/dev/shm/discover-test-node-{token}").exists() and not Path("/dev/shm/big").exists()
+        assert "a /dev/shm of its own" in ws.isolation()
+    finally:
+        host_file.unlink()
+
+
 ORCHESTRATOR = """
 import asyncio, sys
 from pathlib import Path
