@@ -69,20 +69,28 @@ def enter_namespaces(libc: ctypes.CDLL, flags: int) -> str | None:
     return "userns"
 
 
-def isolate_network(libc: ctypes.CDLL) -> str | None:
-    """Enter a new network namespace with loopback up; which way it worked, or None."""
-    how = enter_namespaces(libc, CLONE_NEWNET)
+def isolate(libc: ctypes.CDLL, network: bool, shm: int | None) -> tuple[str | None, bool]:
+    """Enter the namespaces asked for, in one step (one user namespace at most): a network
+    namespace with loopback up, and a mount namespace with a fresh tmpfs of ``shm`` bytes (0:
+    the kernel's default) on /dev/shm. (How the network was isolated or None, whether /dev/shm
+    is the node's own.) What the kernel refuses is left as it was."""
+    flags = (CLONE_NEWNET if network else 0)
+    if shm is not None and os.path.isdir("/dev/shm"):
+        flags |= CLONE_NEWNS
+    how = enter_namespaces(libc, flags) if flags else None
+    if how is None and flags & CLONE_NEWNET and flags != CLONE_NEWNET:
+        flags = CLONE_NEWNET  # a kernel that would isolate the network but not the mounts
+        how = enter_namespaces(libc, flags)
     if how is None:
-        return None
-    _loopback_up(libc)
-    return "netns" if how == "direct" else "userns+netns"
+        return None, False
+    isolated = None
+    if flags & CLONE_NEWNET:
+        _loopback_up(libc)
+        isolated = "netns" if how == "direct" else "userns+netns"
+    return isolated, bool(flags & CLONE_NEWNS) and _mount_shm(libc, shm or 0)
 
 
-def private_shm(libc: ctypes.CDLL, size: int) -> bool:
-    """A /dev/shm of our own: a new mount namespace, private mounts, a fresh tmpfs of ``size``
-    bytes (0: the kernel's default) on /dev/shm. False where the kernel refuses any step."""
-    if not os.path.isdir("/dev/shm") or enter_namespaces(libc, CLONE_NEWNS) is None:
-        return False
+def _mount_shm(libc: ctypes.CDLL, size: int) -> bool:
     # Private first: on a host whose mounts are shared (systemd's default) the tmpfs would
     # otherwise appear on the host's /dev/shm too.
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
@@ -228,21 +236,12 @@ def main(argv: list[str]) -> None:
     parent = os.getppid()
     libc = _libc()
     subreaper = make_subreaper(libc)
-    network = None
-    if no_network:
-        try:
-            network = isolate_network(libc)
-        except OSError as exc:
-            # Half-made (a user namespace without its id map): running on would fail oddly.
-            sys.stderr.write(f"[discover: could not isolate the network: {exc}]\n")
-            os._exit(125)
-    own_shm = None
-    if shm is not None:
-        try:
-            own_shm = private_shm(libc, shm)
-        except OSError as exc:
-            sys.stderr.write(f"[discover: could not give the node its own /dev/shm: {exc}]\n")
-            os._exit(125)
+    try:
+        network, own_shm = isolate(libc, no_network, shm)
+    except OSError as exc:
+        # Half-made (a user namespace without its id map): running on would fail oddly.
+        sys.stderr.write(f"[discover: could not isolate the node: {exc}]\n")
+        os._exit(125)
     if probe:
         import json  # here only: importing it costs more than the rest of the launcher
 
