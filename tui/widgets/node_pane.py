@@ -92,7 +92,8 @@ def overview(details: NodeDetails) -> RenderableType:
         for key in sorted(n.metrics):
             value = n.metrics[key]
             # A metric name is the experiment's to choose: a cell given as text, never read as markup.
-            table.add_row(Text(printable(key)), metric_text(value) if isinstance(value, float) else json.dumps(value))
+            shown = metric_text(value) if isinstance(value, float) else json.dumps(value)
+            table.add_row(Text(printable(key)), Text(printable(shown)))
         parts += [Text(), Text("metrics", style="bold underline"), table]
     if details.reviews:
         parts += [Text(), Text("reviews", style="bold underline")]
