@@ -462,7 +462,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         # A run marked running whose lock nobody holds lost its process: say so.
         status = "crashed" if run.status == "running" and not is_locked(store.run_dir(run.id)) else run.status
         print(f"{run.id:<48} {status:<9} {count:>5} {best_text:>12}  {run.config.policy:<7} "
-              f"{format_duration(run.elapsed):>7}  {run.idea.metric.name} ({run.idea.metric.direction}){lineage}")
+              f"{format_duration(run.elapsed):>7}  {printable(run.idea.metric.name)} ({run.idea.metric.direction}){lineage}")
     return 0
 
 
