@@ -49,9 +49,12 @@ PRIOR = "mcts"  # the policy that uses the value agent's estimates: its ablation
 def _job(args: tuple) -> dict:
     family, seed, policy, workers, budget, value, where, seeded, drafts = args
     from agent_bench import run_discover
+    from policy_sim import _row
 
-    params = {} if drafts is None else {"num_drafts": drafts}
-    out = run_discover(family, seed, policy, workers, budget, params=params, value=value, workspace=where,
+    policy, name, params = _row(policy)  # a name, or a variant LABEL=POLICY:KEY=VALUE,...
+    if drafts is not None:
+        params["num_drafts"] = drafts
+    out = run_discover(family, seed, name, workers, budget, params=params, value=value, workspace=where,
                        seeded_order=seeded)
     return {"family": family, "seed": seed, "policy": policy, "workers": workers, "value": value, "budget": budget,
             "drafts": drafts,
@@ -131,6 +134,9 @@ def report(results: list[dict], budgets: list[int], policies: list[str], *, mark
             if markdown:
                 print("|---|" + "---|" * len(budgets))
             labels = [p for p in policies if any(r["policy"] == p and not r["value"] for r in rows)]
+            # Variants (--variant): every other label but AIDE, each paired with the default below.
+            variants = sorted({r["policy"] for r in rows if not r["value"]} - set(policies) - {"aide"})
+            labels += variants
             if any(r["policy"] == "aide" for r in rows):
                 labels.append("aide")
             by: dict[str, dict[int, dict]] = {}  # label -> seed -> run
@@ -142,14 +148,15 @@ def report(results: list[dict], budgets: list[int], policies: list[str], *, mark
             for label, runs in by.items():
                 row(PRIOR + " + value agent" if label == "value" else label,
                     [_cell([v for r in runs.values() if (v := _reached(r, b)) is not None]) for b in budgets])
-            for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR)):
+            for mine, other in ((DEFAULT, "greedy"), (DEFAULT, "aide"), ("value", PRIOR),
+                                *((v, DEFAULT) for v in variants)):
                 if mine in by and other in by:
                     common = sorted(set(by[mine]) & set(by[other]))
                     diffs = []
                     for b in budgets:
                         pairs = [(_reached(by[mine][s], b), _reached(by[other][s], b)) for s in common]
                         diffs.append([x - y for x, y in pairs if x is not None and y is not None])
-                    label = f"{DEFAULT} - {other}" if mine == DEFAULT else "value agent's effect"
+                    label = "value agent's effect" if mine == "value" else f"{mine} - {other}"
                     row(label, [f"{statistics.fmean(d):+.3f} ±{(statistics.stdev(d) / math.sqrt(len(d)) if len(d) > 1 else 0):.3f}"
                                 if d else "-" for d in diffs])
             pairs = [p for r in rows if r["value"] for p in r["pairs"]]
@@ -170,6 +177,8 @@ def main() -> None:
     parser.add_argument("--workers", default="1,4", help="comma-separated K values")
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
+    parser.add_argument("--variant", action="append", default=[], metavar="LABEL=POLICY:KEY=VALUE,...",
+                        help="also run a policy with other constants (tuning split only), as bench/policy_sim.py's rows")
     parser.add_argument("--num-drafts", type=int,
                         help="every policy's draft count (default: the policies' own default, as `discover run`)")
     parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")
@@ -195,6 +204,8 @@ def main() -> None:
         args.seeds, args.workers, args.budgets, args.no_ablation = 5, "1", "20,30,50", True
     budgets = [int(b) for b in args.budgets.split(",")]
     policies = [p for p in args.policies.split(",") if p]  # none: only AIDE (--aide)
+    if args.variant and args.split != "tune":
+        parser.error("--variant: constants are tried on the tuning split only (--split tune)")
     if args.load:
         saved = [r for f in args.load for r in json.loads(Path(f).read_text())]
         report(saved, budgets, policies, markdown=args.markdown)
@@ -214,7 +225,7 @@ def main() -> None:
     jobs = []
     for family in families:
         for workers in (int(k) for k in args.workers.split(",")):
-            for policy in policies:
+            for policy in policies + args.variant:
                 if policy == "bfts" and workers == 1:
                     continue  # with one worker bfts is greedy
                 if policy == "drafts" and workers > 1:

@@ -107,3 +107,16 @@ def test_with_the_value_agent_four_workers_still_repeat_and_estimates_pair():
     again = run_discover("crashy", 5, "mcts", 4, 20, value=True)
     assert len(first.curve) == 20 and first.curve == again.curve and first.operators == again.operators
     assert first.value_pairs and first.value_pairs == again.value_pairs
+
+
+@pytest.mark.slow
+def test_a_variant_runs_under_its_label_and_only_on_the_tuning_split():
+    import subprocess
+
+    from search_quality import _job
+
+    out = _job(("fourier", 0, "s12=adaptive:stall=12", 1, 6, False, "fork", True, None))
+    assert out["policy"] == "s12" and len(out["curve"]) == 6
+    refused = subprocess.run([sys.executable, str(ROOT / "bench" / "search_quality.py"), "--variant",
+                              "x=adaptive:stall=4"], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "--variant: constants are tried on the tuning split only" in refused.stderr
