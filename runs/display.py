@@ -21,8 +21,8 @@ _PICTURES |= {c: f"<U+{c:04X}>" for c in (*range(0x202A, 0x202F), *range(0x2066,
 
 def printable(text: str) -> str:
     """``text`` as it should be shown: of a line with carriage returns (a progress bar), its last
-    redraw; every other control character or bidirectional override as a
-    visible placeholder (ESC becomes ␛) instead of something the terminal acts on."""
+    redraw; every other control character or bidirectional override as a visible placeholder
+    (ESC becomes ␛) instead of something the terminal acts on."""
     if not _UNSAFE.search(text):
         return text
     if "\r" in text:

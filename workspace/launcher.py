@@ -74,7 +74,7 @@ def isolate(libc: ctypes.CDLL, network: bool, shm: int | None) -> tuple[str | No
     namespace with loopback up, and a mount namespace with a fresh tmpfs of ``shm`` bytes (0:
     the kernel's default) on /dev/shm. (How the network was isolated or None, whether /dev/shm
     is the node's own.) What the kernel refuses is left as it was."""
-    flags = (CLONE_NEWNET if network else 0)
+    flags = CLONE_NEWNET if network else 0
     if shm is not None and os.path.isdir("/dev/shm"):
         flags |= CLONE_NEWNS
     how = enter_namespaces(libc, flags) if flags else None

@@ -91,9 +91,9 @@ def overview(details: NodeDetails) -> RenderableType:
         table.add_column()
         for key in sorted(n.metrics):
             value = n.metrics[key]
-            # A metric name is the experiment's to choose: a cell given as text, never read as markup.
-            shown = metric_text(value) if isinstance(value, float) else json.dumps(value)
-            table.add_row(Text(printable(key)), Text(printable(shown)))
+            # A metric's name and value are the experiment's: cells given as text, never read as markup.
+            value_text = metric_text(value) if isinstance(value, float) else json.dumps(value)
+            table.add_row(Text(printable(key)), Text(printable(value_text)))
         parts += [Text(), Text("metrics", style="bold underline"), table]
     if details.reviews:
         parts += [Text(), Text("reviews", style="bold underline")]
