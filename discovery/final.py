@@ -21,7 +21,6 @@ of the code is deleted once it has run, so no later node can find it.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import statistics
 import time
 from contextlib import AbstractAsyncContextManager
@@ -33,7 +32,7 @@ from agents.params import find_params, set_params
 from discovery.evaluate import judge
 from runs.models import Evaluation, Idea, MetricSpec, Node, NodeStatus, Run, holdout_hash
 from runs.store import RunStore
-from workspace.base import ExecRequest, Workspace, clear_for_folder
+from workspace.base import ExecRequest, Workspace, clear_for_folder, copy_tree, remove_tree
 
 SEED_NAME = "SEED"  # a top-level constant of this name is set to each seed, as well as DISCOVER_SEED
 HOLDOUT_SCRIPT = "holdout.py"
@@ -239,9 +238,9 @@ def _own_folder(node_dir: Path, *parts: str) -> Path:
 
 
 def _copy_node(source: Path, workdir: Path) -> None:
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    shutil.copytree(source, workdir, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+    # Not shutil's copytree and rmtree, which recurse: a node can nest folders thousands deep.
+    remove_tree(workdir)
+    copy_tree(source, workdir, skip=_NOT_COPIED)
 
 
 async def _evaluate(ctx: FinalRun, node_id: int, kind: str, seed: int, code: str, workdir: Path,

@@ -10,7 +10,7 @@ import json
 import math
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -190,16 +190,116 @@ def _storable(value: Any) -> Any:
     return value
 
 
+_WALK_CAP = 100_000  # entries read of one folder: a node can make millions
+
+
+def walk_node_folder(root: Path, descend: Callable[[str], bool] = lambda rel: True) -> Iterator[tuple[str, os.DirEntry]]:
+    """Each entry under ``root`` as (its path relative to ``root``, the entry): a folder's entries
+    in name order, each subfolder's right after it, links never followed, ``descend(rel)`` saying
+    whether to go into a folder. A node decides this tree: no recursion (it can nest thousands of
+    folders deep) and at most _WALK_CAP entries read of any one folder."""
+    stack: list[tuple[str, Iterator[os.DirEntry]]] = []
+
+    def enter(rel: str, path: str) -> None:
+        try:
+            with os.scandir(path) as it:
+                entries = [e for _, e in zip(range(_WALK_CAP), it)]
+        except OSError:
+            return  # removed meanwhile, or unreadable: nothing under it
+        stack.append((rel, iter(sorted(entries, key=lambda e: e.name))))
+
+    enter("", str(root))
+    while stack:
+        prefix, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        rel = prefix + entry.name
+        yield rel, entry
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError:
+            continue
+        if is_dir and descend(rel):
+            enter(rel + os.sep, entry.path)
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def remove_tree(path: Path) -> None:
+    """Remove ``path`` and everything under it, however deep a node nested it: one folder open
+    at a time, by file descriptor (shutil.rmtree recurses, and a path past PATH_MAX cannot even
+    be named); links are removed, never followed."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    fd, names = os.open(path, _DIR_FLAGS), []  # the open folder, and the names leading to it
+    try:
+        while True:
+            with os.scandir(fd) as it:
+                batch = [e for _, e in zip(range(10_000), it)]
+            folder = next((e.name for e in batch if e.is_dir(follow_symlinks=False)), None)
+            for entry in batch:
+                if not entry.is_dir(follow_symlinks=False):
+                    os.unlink(entry.name, dir_fd=fd)
+            if folder is not None:
+                child = os.open(folder, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                names.append(folder)
+            elif len(batch) == 10_000:
+                continue  # more files than one batch: read on
+            elif names:
+                parent = os.open("..", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+                os.close(fd)
+                fd = parent
+                os.rmdir(names.pop(), dir_fd=fd)
+            else:
+                break
+    finally:
+        os.close(fd)
+    path.rmdir()
+
+
+def copy_tree(source: Path, target: Path, *, skip: Collection[str] = (),
+              copy: Callable[[str, str], Any] = shutil.copy2) -> None:
+    """Copy the folder ``source`` to ``target`` (made here), links as links, leaving out entries
+    named in ``skip`` at any depth; ``copy(src, dst)`` copies a file. Without recursion (see
+    walk_node_folder); what lies past the longest path a file can be named by, or cannot be
+    read, is left out."""
+    target.mkdir(parents=True)
+
+    def made(rel: str) -> bool:  # a folder is made before the walk goes into it
+        if os.path.basename(rel) in skip:
+            return False
+        try:
+            (target / rel).mkdir()
+        except OSError:
+            return False
+        return True
+
+    for rel, entry in walk_node_folder(source, made):
+        if os.path.basename(rel) in skip or entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), target / rel)
+            else:
+                copy(entry.path, str(target / rel))
+        except OSError:
+            continue
+
+
 def list_artifacts(workdir: Path) -> list[str]:
-    """Files the experiment left in its folder, relative paths, at most MAX_ARTIFACTS."""
+    """Files the experiment left in its folder, relative paths in name order, at most MAX_ARTIFACTS."""
     out: list[str] = []
-    for path in sorted(workdir.rglob("*")):
+    for rel, entry in walk_node_folder(workdir, lambda rel: rel not in ("data", "tmp")):
         if len(out) >= MAX_ARTIFACTS:
             break
-        rel = path.relative_to(workdir)
-        if rel.parts[0] in ("data", "tmp") or str(rel) in _OWN_FILES or not path.is_file() or path.is_symlink():
-            continue
-        out.append(str(rel))
+        if rel not in _OWN_FILES and entry.is_file(follow_symlinks=False):
+            out.append(rel)
     return out
 
 

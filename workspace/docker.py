@@ -32,9 +32,11 @@ from workspace.base import (
     CappedBuffer,
     ExecRequest,
     ExecResult,
+    copy_tree,
     list_artifacts,
     prepare_workdir,
     read_metrics,
+    remove_tree,
     write_outputs,
 )
 from workspace.docker_spec import (
@@ -561,7 +563,7 @@ def _stage_in(workdir: Path, slot_dir: Path) -> None:
         if entry.is_symlink() or not entry.is_dir():
             _link_or_copy(entry, target)
         else:
-            shutil.copytree(entry, target, symlinks=True, copy_function=_link_or_copy)
+            copy_tree(entry, target, copy=_link_or_copy)  # not copytree: a node's folders can nest past its recursion
 
 
 def _link_or_copy(source: str | Path, target: str | Path) -> None:
@@ -595,7 +597,7 @@ def _stage_out(slot_dir: Path, workdir: Path) -> list[str]:
                     raise
                 # The slots live on another filesystem (``scratch``): copy, links as links.
                 if entry.is_dir():
-                    shutil.copytree(entry, target, symlinks=True)
+                    copy_tree(entry, target)
                 else:
                     shutil.copy2(entry, target, follow_symlinks=False)
                 _remove(entry)
@@ -627,10 +629,10 @@ def _finish_outputs(request: ExecRequest) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path, onerror=_force_remove)
+    try:
+        remove_tree(path)  # however deep a node nested it
+    except OSError:
+        shutil.rmtree(path, onerror=_force_remove)  # folders the node left without write permission
 
 
 def _force_remove(func: Callable[..., Any], path: str, _exc: Any) -> None:
@@ -648,7 +650,7 @@ def _force_remove(func: Callable[..., Any], path: str, _exc: Any) -> None:
 def _remove_slot_dir(path: Path) -> None:
     # Only ever a folder this module made: a label could have been edited to point elsewhere.
     if path.parent.name == SLOTS_DIR and path.name.startswith("slot-") and path.is_dir():
-        shutil.rmtree(path, onerror=_force_remove)
+        _remove(path)
         try:
             path.parent.rmdir()
         except OSError:

@@ -50,16 +50,16 @@ def folder_usage(root: Path) -> int:
 
 def trim_to(root: Path, limit: int) -> int:
     """Cut the largest files under ``root`` until it holds at most ``limit`` bytes; bytes cut."""
+    from workspace.base import walk_node_folder
+
     files: list[tuple[int, str]] = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode):
-                files.append((info.st_blocks * 512, path))
+    for _, entry in walk_node_folder(root):  # not os.walk: a node can nest folders past its recursion
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            files.append((info.st_blocks * 512, entry.path))
     excess = folder_usage(root) - limit
     cut = 0
     for used, path in sorted(files, reverse=True):

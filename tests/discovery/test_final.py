@@ -183,3 +183,34 @@ def test_seed_and_holdout_reruns_do_not_follow_links_the_node_planted(tmp_path: 
     assert sorted(e.kind for e in evaluations) == ["holdout", "seed", "seed"]
     assert all(e.status == NodeStatus.good for e in evaluations), [e.error for e in evaluations]
     assert [list(folder.iterdir()) for folder in outside.values()] == [[], []]
+
+
+@pytest.mark.slow
+def test_a_node_that_nests_folders_thousands_deep_is_measured_rerun_and_cleared(tmp_path: Path) -> None:
+    """Python's os.walk, rglob, copytree and rmtree recurse: a node that nested 3,000 folders
+    (past PATH_MAX, by chdir) failed with an internal RecursionError although it had written
+    its metric, and its re-runs could not have been copied or cleared."""
+    nest = "import os\nhere = os.getcwd()\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')\nos.chdir(here)\n"
+    (tmp_path / "baseline.py").write_text(BASELINE + nest)
+    idea = tmp_path / "idea.md"
+    idea.write_text("---\ntitle: Deep\nmetric: score\nbaseline: baseline.py\nsearch_space: {X: [2, 3]}\n"
+                    "time_limit: 20\n---\n# Deep\n")
+    result = run(idea, runs_dir=tmp_path / "runs", budget=2, workers=1, final_seeds=2, final_top_k=1)
+    store = RunStore(tmp_path / "runs", readonly=True)
+    nodes = store.nodes(result.run_id)
+    assert all(n.status == NodeStatus.good for n in nodes), [n.error for n in nodes]
+    evaluations = store.evaluations(result.run_id)
+    assert sorted(e.kind for e in evaluations) == ["seed", "seed"]
+    assert all(e.status == NodeStatus.good for e in evaluations), [e.error for e in evaluations]
+    # A re-run again (a resumed final stage) clears the earlier copy, however deep, first.
+    from discovery.final import _copy_node
+    from workspace.base import remove_tree
+
+    node_dir = store.node_dir(result.run_id, evaluations[0].node_id)
+    seed_dir = next(p for p in (node_dir / "seeds").iterdir() if p.is_dir())
+    _copy_node(node_dir, seed_dir)
+    assert (seed_dir / "baseline.py").exists() or (seed_dir / "experiment.py").exists()
+    remove_tree(node_dir)
+    assert not node_dir.exists()
+    store.close()
+    remove_tree(tmp_path / "runs")  # the seed re-runs nested as deep: pytest's own clean-up would recurse
