@@ -17,6 +17,8 @@ import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from workspace.base import walk_node_folder
+
 DISK_NOTE = "disk quota exceeded"
 _FIRST_LOOK = 0.05  # seconds: a node that fills the disk does so from its first second
 _MAX_INTERVAL = 0.5
@@ -50,8 +52,6 @@ def folder_usage(root: Path) -> int:
 
 def trim_to(root: Path, limit: int) -> int:
     """Cut the largest files under ``root`` until it holds at most ``limit`` bytes; bytes cut."""
-    from workspace.base import walk_node_folder
-
     files: list[tuple[int, str]] = []
     for _, entry in walk_node_folder(root):  # not os.walk: a node can nest folders past its recursion
         try:
