@@ -114,6 +114,7 @@ class LocalWorkspace:
         t0 = time.perf_counter()
         prepare_workdir(request)
         limit = request.disk_limit or self.disk_limit
+        memory = parse_size(request.memory_limit) if request.memory_limit else self.memory_limit
         token = uuid.uuid4().hex
         env = {**node_environment(request), TOKEN_VARIABLE: token}
         launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
@@ -121,8 +122,8 @@ class LocalWorkspace:
             launcher += ["--fsize", str(limit)]
         if self.isolate_network and not request.network:
             launcher.append("--no-network")
-        # A /dev/shm of its own: what the node leaves there goes with it (the memory limit bounds it).
-        launcher += ["--shm", str(self.memory_limit or 0)]
+        # A /dev/shm of its own: what the node leaves there goes with it, and counts as its memory.
+        launcher += ["--shm", str(memory or 0)]
         out, err = CappedBuffer(request.output_cap), CappedBuffer(request.output_cap)
         argv = [self.python, request.script]
         if request.confine:
@@ -160,7 +161,6 @@ class LocalWorkspace:
             _signal(proc.pid, signal.SIGUSR1)  # no grace: every second more is another GB
 
         watcher = asyncio.ensure_future(watch(request.workdir, limit, on_full)) if limit else None
-        memory = parse_size(request.memory_limit) if request.memory_limit else self.memory_limit
         used_memory: list[int] = []
 
         async def on_memory(used: int) -> None:
@@ -196,8 +196,8 @@ class LocalWorkspace:
         if disk_exceeded:
             stderr += f"\n[discover: killed: {DISK_NOTE} (the node folder reached its {size_text(limit)} limit)]\n"
         elif used_memory:
-            stderr += (f"\n[discover: killed: out of memory (its processes held {size_text(used_memory[0])}, over "
-                       f"its {size_text(memory)} limit)]\n")
+            stderr += (f"\n[discover: killed: out of memory (its processes and its /dev/shm held "
+                       f"{size_text(used_memory[0])}, over its {size_text(memory)} limit)]\n")
         elif timed_out:
             stderr += f"\n[discover: killed after the {request.time_limit:g}s time limit]\n"
         write_outputs(request.workdir, stdout, stderr)

@@ -46,8 +46,21 @@ def tree_rss(root: int) -> int:
     return total
 
 
+def own_shm_used(root: int) -> int:
+    """Bytes in the /dev/shm that ``root`` sees, when it is a mount namespace's own (the local
+    launcher's tmpfs: memory no process's resident size shows); 0 while it shares ours."""
+    try:
+        if os.stat(f"/proc/{root}/ns/mnt").st_ino == os.stat("/proc/self/ns/mnt").st_ino:
+            return 0  # not (yet) in its own namespace: the host's /dev/shm is not the node's
+        st = os.statvfs(f"/proc/{root}/root/dev/shm")
+    except OSError:
+        return 0
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
 async def watch_memory(root: int, limit: int, on_full: Callable[[int], Awaitable[None]]) -> None:
-    """Look at ``root``'s tree until cancelled; call ``on_full(bytes)`` once when it passes ``limit``
-    (4 looks a second at least)."""
-    used = await poll_until(lambda: tree_rss(root), lambda used: used > limit, max_interval=_MAX_INTERVAL)
+    """Look at ``root``'s tree and its own /dev/shm until cancelled; call ``on_full(bytes)`` once
+    when together they pass ``limit`` (4 looks a second at least)."""
+    used = await poll_until(lambda: tree_rss(root) + own_shm_used(root), lambda used: used > limit,
+                            max_interval=_MAX_INTERVAL)
     await on_full(used)

@@ -211,6 +211,17 @@ async def test_a_node_has_a_dev_shm_of_its_own_that_goes_with_it(tmp_path: Path)
         host_file.unlink()
 
 
+@pytest.mark.skipif(not probe().get("shm"), reason="this kernel refuses a mount namespace for the node's /dev/shm")
+async def test_what_a_node_keeps_in_its_dev_shm_counts_against_its_memory_limit(tmp_path: Path) -> None:
+    """A tmpfs's pages are in no process's resident size: 60 MB there with a few MB resident
+    passes a 64 MB limit only when the watcher counts the node's /dev/shm too."""
+    code = ("import time\nwith open('/dev/shm/held', 'wb') as f:\n    for _ in range(60):\n"
+            "        f.write(b'x' * (1 << 20))\nprint('held', flush=True)\ntime.sleep(10)\n")
+    result = await LocalWorkspace(memory_limit=64 * MB).execute(request(tmp_path, code))
+    assert result.oom_killed and result.duration < 8, (result.stdout, result.stderr)
+    assert "killed: out of memory (its processes and its /dev/shm held" in result.stderr
+
+
 ORCHESTRATOR = """
 import asyncio, sys
 from pathlib import Path
