@@ -52,7 +52,10 @@ def own_shm_used(root: int) -> int:
     try:
         if os.stat(f"/proc/{root}/ns/mnt").st_ino == os.stat("/proc/self/ns/mnt").st_ino:
             return 0  # not (yet) in its own namespace: the host's /dev/shm is not the node's
-        st = os.statvfs(f"/proc/{root}/root/dev/shm")
+        seen = f"/proc/{root}/root/dev/shm"
+        if os.path.exists("/dev/shm") and os.stat(seen).st_dev == os.stat("/dev/shm").st_dev:
+            return 0  # a namespace of its own, but the kernel refused the tmpfs: still the host's
+        st = os.statvfs(seen)
     except OSError:
         return 0
     return (st.f_blocks - st.f_bfree) * st.f_frsize
