@@ -161,7 +161,8 @@ def _then(messages: list[dict[str, Any]], *more: dict[str, Any]) -> list[dict[st
     return out
 
 
-async def _complete(client: Asker, convo: list[dict[str, Any]], **kw: Any) -> tuple[str, list[dict[str, Any]], bool]:
+async def _complete(client: Asker, convo: list[dict[str, Any]],
+                    **kw: Any) -> tuple[str, list[dict[str, Any]], bool]:
     """(reply text, the conversation sent, whether the reply was cut at the model's output limit):
     the prompt's short form goes when the model says the whole one is longer than its context (a
     small local model), and the caller goes on from it."""

@@ -178,7 +178,8 @@ def main() -> None:
     parser.add_argument("--budgets", default="20,30,50,100")
     parser.add_argument("--policies", default="adaptive,greedy,mcts,bfts,drafts")
     parser.add_argument("--variant", action="append", default=[], metavar="LABEL=POLICY:KEY=VALUE,...",
-                        help="also run a policy with other constants (tuning split only), as bench/policy_sim.py's rows")
+                        help="also run a policy with other constants (tuning split only), "
+                             "as bench/policy_sim.py's rows")
     parser.add_argument("--num-drafts", type=int,
                         help="every policy's draft count (default: the policies' own default, as `discover run`)")
     parser.add_argument("--no-ablation", action="store_true", help="skip the mcts runs with the value agent on")

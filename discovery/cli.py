@@ -461,8 +461,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         lineage = f"  (fork of {run.parent_run_id}#{run.parent_node_id})" if run.parent_run_id else ""
         # A run marked running whose lock nobody holds lost its process: say so.
         status = "crashed" if run.status == "running" and not is_locked(store.run_dir(run.id)) else run.status
+        metric = f"{printable(run.idea.metric.name)} ({run.idea.metric.direction})"
         print(f"{run.id:<48} {status:<9} {count:>5} {best_text:>12}  {run.config.policy:<7} "
-              f"{format_duration(run.elapsed):>7}  {printable(run.idea.metric.name)} ({run.idea.metric.direction}){lineage}")
+              f"{format_duration(run.elapsed):>7}  {metric}{lineage}")
     return 0
 
 

@@ -193,7 +193,8 @@ def _storable(value: Any) -> Any:
 _WALK_CAP = 100_000  # entries read of one folder: a node can make millions
 
 
-def walk_node_folder(root: Path, descend: Callable[[str], bool] = lambda rel: True) -> Iterator[tuple[str, os.DirEntry]]:
+def walk_node_folder(root: Path,
+                     descend: Callable[[str], bool] = lambda rel: True) -> Iterator[tuple[str, os.DirEntry]]:
     """Each entry under ``root`` as (its path relative to ``root``, the entry): a folder's entries
     in name order, each subfolder's right after it, links never followed, ``descend(rel)`` saying
     whether to go into a folder. A node decides this tree: no recursion (it can nest thousands of

@@ -563,7 +563,8 @@ def _stage_in(workdir: Path, slot_dir: Path) -> None:
         if entry.is_symlink() or not entry.is_dir():
             _link_or_copy(entry, target)
         else:
-            copy_tree(entry, target, copy=_link_or_copy)  # not copytree: a node's folders can nest past its recursion
+            # Not copytree: a node's folders can nest deeper than its recursion goes.
+            copy_tree(entry, target, copy=_link_or_copy)
 
 
 def _link_or_copy(source: str | Path, target: str | Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from discovery.api import run
+from discovery.api import RunResult, run
 from discovery.engine import Engine
 from discovery.final import summarise
 from runs.models import Evaluation, Node, NodeStatus
@@ -163,6 +163,16 @@ async def test_final_selection_and_report_fit_in_the_time_limit(tmp_path: Path) 
     assert events.index("final_selection") < events.index("run_finished")
 
 
+def _run_with_two_seeds(tmp_path: Path, baseline: str, front: str = "") -> tuple[RunResult, RunStore]:
+    """A two-node run of ``baseline`` whose best node is re-run with two seeds; its result and store."""
+    (tmp_path / "baseline.py").write_text(baseline)
+    idea = tmp_path / "idea.md"
+    idea.write_text(f"---\ntitle: Final\nmetric: score\nbaseline: baseline.py\n{front}"
+                    "search_space: {X: [2, 3]}\ntime_limit: 20\n---\n# Final\n")
+    result = run(idea, runs_dir=tmp_path / "runs", budget=2, workers=1, final_seeds=2, final_top_k=1)
+    return result, RunStore(tmp_path / "runs", readonly=True)
+
+
 @pytest.mark.slow
 def test_seed_and_holdout_reruns_do_not_follow_links_the_node_planted(tmp_path: Path) -> None:
     """A node that makes its `seeds` and `holdout` folders links to folders of the user's must
@@ -172,13 +182,8 @@ def test_seed_and_holdout_reruns_do_not_follow_links_the_node_planted(tmp_path: 
         folder.mkdir()
     plant = "".join(f"if not os.path.lexists({name!r}): os.symlink({str(target)!r}, {name!r})\n"
                     for name, target in outside.items())
-    (tmp_path / "baseline.py").write_text("import os\n" + plant + BASELINE)
     (tmp_path / "holdout.py").write_text(HOLDOUT)
-    idea = tmp_path / "idea.md"
-    idea.write_text("---\ntitle: Planted\nmetric: score\nbaseline: baseline.py\nholdout: holdout.py\n"
-                    "search_space: {X: [2, 3]}\ntime_limit: 20\n---\n# Planted\n")
-    result = run(idea, runs_dir=tmp_path / "runs", budget=2, workers=1, final_seeds=2, final_top_k=1)
-    store = RunStore(tmp_path / "runs", readonly=True)
+    result, store = _run_with_two_seeds(tmp_path, "import os\n" + plant + BASELINE, "holdout: holdout.py\n")
     evaluations = store.evaluations(result.run_id)
     assert sorted(e.kind for e in evaluations) == ["holdout", "seed", "seed"]
     assert all(e.status == NodeStatus.good for e in evaluations), [e.error for e in evaluations]
@@ -191,12 +196,7 @@ def test_a_node_that_nests_folders_thousands_deep_is_measured_rerun_and_cleared(
     (past PATH_MAX, by chdir) failed with an internal RecursionError although it had written
     its metric, and its re-runs could not have been copied or cleared."""
     nest = "import os\nhere = os.getcwd()\nfor _ in range(3000):\n    os.mkdir('d'); os.chdir('d')\nos.chdir(here)\n"
-    (tmp_path / "baseline.py").write_text(BASELINE + nest)
-    idea = tmp_path / "idea.md"
-    idea.write_text("---\ntitle: Deep\nmetric: score\nbaseline: baseline.py\nsearch_space: {X: [2, 3]}\n"
-                    "time_limit: 20\n---\n# Deep\n")
-    result = run(idea, runs_dir=tmp_path / "runs", budget=2, workers=1, final_seeds=2, final_top_k=1)
-    store = RunStore(tmp_path / "runs", readonly=True)
+    result, store = _run_with_two_seeds(tmp_path, BASELINE + nest)
     nodes = store.nodes(result.run_id)
     assert all(n.status == NodeStatus.good for n in nodes), [n.error for n in nodes]
     evaluations = store.evaluations(result.run_id)

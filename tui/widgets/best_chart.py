@@ -37,6 +37,7 @@ class BestChart(Vertical):
             caption = f"best {metric.name}: {metric_text(curve[0])} → {metric_text(curve[-1])} ({len(curve)} good nodes)"
         else:
             caption = f"best {metric.name}: no good node yet"
-        self.query_one("#best-caption", Label).update(Text(caption))  # the metric name is the idea's: not markup
+        # Text, not markup: the metric name is the idea's.
+        self.query_one("#best-caption", Label).update(Text(caption))
         # A minimised metric is drawn upside down so that "better" always points up.
         self.query_one("#best-spark", Sparkline).data = list(curve) if self.watcher.maximize else [-v for v in curve]
